@@ -1,0 +1,21 @@
+# `make test` and `make demo` set up everything on a fresh machine first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.coretune_mm-env
+
+.PHONY: env test demo clean
+
+env: $(STAMP)
+
+$(STAMP): setup.py tools/setup_env.sh
+	VENV=$(VENV) bash tools/setup_env.sh
+	touch $(STAMP)
+
+test: env
+	$(PY) -m pytest tests
+
+demo: env
+	$(PY) tools/demo.py
+
+clean:
+	rm -rf work_dirs data/demo

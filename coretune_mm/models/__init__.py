@@ -1,0 +1,3 @@
+"""OpenMMLab adapters over :mod:`coretune_mm.core`."""
+from .heads import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403

@@ -1,0 +1,4 @@
+"""MMPretrain heads."""
+from .coretune_cls_head import CoreTuneClsHead
+
+__all__ = ['CoreTuneClsHead']

@@ -1,0 +1,161 @@
+"""Core-tuning classification head for MMPretrain."""
+import math
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmpretrain.evaluation.metrics import Accuracy
+from mmpretrain.models.heads import LinearClsHead
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+from coretune_mm.core import (ProjectionHead, check_mixup_args,
+                              hard_pair_mixup, to_soft_labels)
+
+__all__ = ['CoreTuneClsHead']
+
+# PyTorch's own nn.Linear initialisation for the projection head; the
+# classifier keeps LinearClsHead's N(0, 0.01).
+_TORCH_LINEAR_INIT = dict(
+    type='Kaiming',
+    a=math.sqrt(5),
+    mode='fan_in',
+    nonlinearity='leaky_relu',
+    distribution='uniform')
+
+
+@MODELS.register_module()
+class CoreTuneClsHead(LinearClsHead):
+    """Linear classifier head trained with Core-tuning.
+
+    A drop-in for :class:`mmpretrain.models.heads.LinearClsHead`: ``forward``
+    and ``predict`` are inherited, so inference and deployment are
+    unchanged; the projection head ``projector`` is the only extra state and
+    is used in training only. ``loss`` computes, from one backbone forward:
+
+    * ``loss_cls``: soft-label CE of ``fc`` over the originals and the
+      generated hard samples (smooth classifier), or over the originals only
+      when ``smooth_classifier=False``;
+    * ``loss_contrast``: ``contrast_weight`` times the focal supervised
+      contrastive loss of the projected originals and generated samples.
+
+    Ablations: ``contrast_weight=0`` is plain CE (no mixup, no projector);
+    ``mixup=dict(hard_negatives=False, hard_positives=False)`` with
+    ``contrast_loss=dict(type='FocalSupConLoss', gamma=0,
+    normalize='positives')`` is CE + SupCon; ``gamma=0`` removes the focal
+    weight; ``hard_positives`` / ``hard_negatives`` switch each generator;
+    ``smooth_classifier=False`` trains ``fc`` on the originals only.
+
+    Args:
+        num_classes (int): Number of categories.
+        in_channels (int): Feature dimension D.
+        contrast_weight (float): eta, the weight of the contrastive loss.
+            Defaults to 0.1.
+        contrast_loss (dict): Config of the contrastive loss. Defaults to
+            ``dict(type='FocalSupConLoss')``.
+        mixup (dict, optional): Options of
+            :func:`coretune_mm.core.hard_pair_mixup` (``alpha``,
+            ``hn_lambda_min``, ``hp_lambda_min``, ``partner``,
+            ``hard_negatives``, ``hard_positives``). Defaults to the spec's
+            values.
+        smooth_classifier (bool): Train ``fc`` on the generated samples too.
+            Defaults to True.
+        projector (dict, optional): ``hidden_channels`` (defaults to D) and
+            ``out_channels`` (defaults to 256) of the projection head.
+        loss (dict): Classification loss; it receives soft targets (N, C).
+            Defaults to ``dict(type='CrossEntropyLoss', use_soft=True)``.
+        init_cfg (dict, optional): Defaults to LinearClsHead's N(0, 0.01)
+            for ``fc`` and PyTorch's default for ``projector``.
+        **kwargs: ``topk`` and ``cal_acc`` of :class:`ClsHead`.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 contrast_weight: float = 0.1,
+                 contrast_loss: dict = dict(type='FocalSupConLoss'),
+                 mixup: Optional[dict] = None,
+                 smooth_classifier: bool = True,
+                 projector: Optional[dict] = None,
+                 loss: dict = dict(
+                     type='CrossEntropyLoss', use_soft=True, loss_weight=1.0),
+                 init_cfg: Optional[dict] = dict(
+                     type='Normal',
+                     layer='Linear',
+                     std=0.01,
+                     override=dict(name='projector', **_TORCH_LINEAR_INIT)),
+                 **kwargs):
+        super().__init__(
+            num_classes=num_classes,
+            in_channels=in_channels,
+            loss=loss,
+            init_cfg=init_cfg,
+            **kwargs)
+        if not contrast_weight >= 0:
+            raise ValueError(
+                f'contrast_weight must be >= 0, got {contrast_weight}')
+        self.mixup = dict(mixup or {})
+        try:
+            check_mixup_args(**self.mixup)
+        except TypeError as err:
+            raise ValueError(f'mixup: unknown option in {self.mixup}: '
+                             f'{err}') from None
+        self.contrast_weight = contrast_weight
+        self.smooth_classifier = smooth_classifier
+        # With eta = 0 the head is plain CE: no projector, so that DDP sees
+        # no parameter without a gradient.
+        self.core_tuning = contrast_weight > 0
+        if self.core_tuning:
+            self.projector = ProjectionHead(in_channels, **(projector or {}))
+            self.contrast_loss = MODELS.build(contrast_loss)
+
+    def _soft_targets(self, data_samples: List[DataSample]) -> torch.Tensor:
+        """(N, C) targets from ``gt_score`` when present, else ``gt_label``."""
+        if 'gt_score' in data_samples[0]:
+            target = torch.stack([s.gt_score for s in data_samples])
+        else:
+            target = torch.cat([s.gt_label for s in data_samples])
+        return to_soft_labels(target, self.num_classes)
+
+    def loss(self, feats: Tuple[torch.Tensor], data_samples: List[DataSample],
+             **kwargs) -> dict:
+        """Compute the Core-tuning losses.
+
+        Args:
+            feats (tuple[Tensor]): Backbone/neck features; the last is (N, D).
+            data_samples (list[DataSample]): Annotations of the batch.
+            **kwargs: Passed to the classification loss.
+
+        Returns:
+            dict[str, Tensor]: ``loss_cls``, ``loss_contrast`` (when
+            ``contrast_weight > 0``) and, with ``cal_acc``, the top-k
+            accuracy of the originals.
+        """
+        features = self.pre_logits(feats)
+        targets = self._soft_targets(data_samples).to(features.device)
+        num = features.size(0)
+        losses = dict()
+        if self.core_tuning:
+            samples, sample_targets = hard_pair_mixup(features, targets,
+                                                      **self.mixup)
+            embeddings = self.projector(samples)
+            losses['loss_contrast'] = self.contrast_weight * \
+                self.contrast_loss(embeddings, sample_targets)
+        else:
+            samples, sample_targets = features, targets
+        if self.smooth_classifier:
+            cls_score = self.fc(samples)
+            cls_target = sample_targets.to(cls_score.dtype)
+        else:
+            cls_score = self.fc(features)
+            cls_target = targets.to(cls_score.dtype)
+        losses['loss_cls'] = self.loss_module(
+            cls_score, cls_target, avg_factor=cls_score.size(0), **kwargs)
+        if self.cal_acc:
+            acc = Accuracy.calculate(
+                cls_score[:num].detach(), targets.argmax(dim=1), topk=self.topk)
+            losses.update(
+                {f'accuracy_top-{k}': a
+                 for k, a in zip(self.topk, acc)})
+        return losses
+

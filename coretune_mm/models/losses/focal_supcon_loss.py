@@ -1,0 +1,68 @@
+"""Loss module wrapping :func:`coretune_mm.core.focal_supcon_loss`."""
+import torch
+import torch.nn as nn
+
+from coretune_mm.core import focal_supcon_loss
+from coretune_mm.core.contrastive import NORMALIZE_MODES, PAIR_LABEL_MODES
+from coretune_mm.registry import register_model
+
+
+@register_model
+class FocalSupConLoss(nn.Module):
+    """Focal supervised contrastive loss of Core-tuning.
+
+    Registered in MMPretrain's and MMSegmentation's ``MODELS``.
+
+    Args:
+        temperature (float): tau. Defaults to 0.07.
+        gamma (float): Focal exponent; 0 gives SupCon-style weighting.
+            Defaults to 1.0.
+        normalize (str): ``'all'`` (reference) or ``'positives'`` (SupCon).
+            Defaults to ``'all'``.
+        pair_label (str): ``'dominant'`` or ``'exact'``. Defaults to
+            ``'dominant'``.
+        loss_weight (float): Multiplier of the loss. Defaults to 1.0.
+        loss_name (str): Name of the loss item, MMSegmentation style.
+            Defaults to ``'loss_contrast'``.
+    """
+
+    def __init__(self,
+                 temperature: float = 0.07,
+                 gamma: float = 1.0,
+                 normalize: str = 'all',
+                 pair_label: str = 'dominant',
+                 loss_weight: float = 1.0,
+                 loss_name: str = 'loss_contrast'):
+        super().__init__()
+        # Fail at build time rather than at the first iteration.
+        if not temperature > 0:
+            raise ValueError(f'temperature must be > 0, got {temperature}')
+        if not gamma >= 0:
+            raise ValueError(f'gamma must be >= 0, got {gamma}')
+        if normalize not in NORMALIZE_MODES:
+            raise ValueError(f'normalize must be one of {NORMALIZE_MODES}, '
+                             f'got {normalize!r}')
+        if pair_label not in PAIR_LABEL_MODES:
+            raise ValueError(f'pair_label must be one of '
+                             f'{PAIR_LABEL_MODES}, got {pair_label!r}')
+        self.temperature = temperature
+        self.gamma = gamma
+        self.normalize = normalize
+        self.pair_label = pair_label
+        self.loss_weight = loss_weight
+        self._loss_name = loss_name
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Args: z (N, d) unit-norm embeddings; labels (N, ) or (N, C)."""
+        return self.loss_weight * focal_supcon_loss(
+            z,
+            labels,
+            temperature=self.temperature,
+            gamma=self.gamma,
+            normalize=self.normalize,
+            pair_label=self.pair_label)
+
+    @property
+    def loss_name(self) -> str:
+        """Name of the loss item (MMSegmentation's convention)."""
+        return self._loss_name

@@ -1,0 +1,37 @@
+"""coretune_mm: Core-tuning for MMPretrain and MMSegmentation.
+
+torch, torchvision and mmcv are deliberately not listed: they must match each
+other binary-for-binary (mmcv's compiled ops are built against the installed
+torch), so ``tools/setup_env.sh`` installs them before this package.
+"""
+from setuptools import find_packages, setup
+
+
+def read_version() -> str:
+    namespace = {}
+    with open('coretune_mm/version.py') as f:
+        exec(f.read(), namespace)
+    return namespace['__version__']
+
+
+setup(
+    name='coretune_mm',
+    version=read_version(),
+    description='Core-tuning (contrast-regularized fine-tuning) for '
+    'MMPretrain and MMSegmentation',
+    long_description=open('README.md').read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['coretune_mm', 'coretune_mm.*']),
+    python_requires='>=3.8',
+    install_requires=[
+        'mmengine==0.10.7',
+        'mmpretrain==1.2.0',
+        'mmsegmentation==1.2.2',
+        'ftfy',
+        'regex',
+        'numpy<2',
+        'scikit-learn',  # ships the real images of the demo datasets
+    ],
+    extras_require=dict(tests=['pytest', 'pytorch-metric-learning']),
+    license='Apache License 2.0',
+)

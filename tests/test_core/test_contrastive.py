@@ -1,0 +1,152 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from coretune_mm.core import focal_supcon_loss, positive_pair_mask
+
+
+def slow_focal_supcon(z, same, temperature, gamma, normalize):
+    """Per-anchor, per-pair loop in float64, straight from the formula."""
+    z = z.double()
+    n = len(z)
+    total, anchors = 0.0, 0
+    for i in range(n):
+        denominator = sum(
+            math.exp(float(z[i] @ z[k]) / temperature) for k in range(n)
+            if k != i)
+        positives = [j for j in range(n) if j != i and same(i, j)]
+        if not positives:
+            continue
+        loss_i = 0.0
+        for j in positives:
+            p = math.exp(float(z[i] @ z[j]) / temperature) / denominator
+            loss_i -= (1 - p)**gamma * math.log(p)
+        loss_i /= n if normalize == 'all' else len(positives)
+        total += loss_i
+        anchors += 1
+    return total / max(anchors, 1)
+
+
+def random_soft_labels(num, num_classes, generator):
+    hard = torch.randint(num_classes, (num, ), generator=generator)
+    soft = F.one_hot(hard, num_classes).double()
+    # a third of the rows become mixtures, some of them duplicated
+    lam = torch.rand(num, 1, generator=generator, dtype=torch.float64)
+    other = F.one_hot(
+        torch.randint(num_classes, (num, ), generator=generator),
+        num_classes).double()
+    mixed = lam * soft + (1 - lam) * other
+    rows = torch.arange(num) % 3 == 0
+    soft[rows] = mixed[rows]
+    soft[1] = soft[0]
+    return soft.float()
+
+
+@pytest.mark.parametrize('normalize', ['all', 'positives'])
+@pytest.mark.parametrize('gamma', [0.0, 1.0, 2.0])
+@pytest.mark.parametrize('pair_label', ['dominant', 'exact'])
+def test_matches_slow_loop(normalize, gamma, pair_label):
+    g = torch.Generator().manual_seed(1)
+    z = F.normalize(torch.randn(18, 8, generator=g), dim=1)
+    soft = random_soft_labels(18, 4, g)
+    if pair_label == 'dominant':
+        classes = soft.argmax(1)
+
+        def same(i, j):
+            return classes[i] == classes[j]
+    else:
+
+        def same(i, j):
+            return bool(torch.equal(soft[i], soft[j]))
+
+    expected = slow_focal_supcon(z, same, 0.5, gamma, normalize)
+    got = focal_supcon_loss(
+        z,
+        soft,
+        temperature=0.5,
+        gamma=gamma,
+        normalize=normalize,
+        pair_label=pair_label)
+    assert got.dtype == torch.float32
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_class_index_labels_match_one_hot():
+    z = F.normalize(torch.randn(12, 5), dim=1)
+    labels = torch.randint(3, (12, ))
+    assert torch.allclose(
+        focal_supcon_loss(z, labels),
+        focal_supcon_loss(z, F.one_hot(labels, 3).float()))
+
+
+def test_gamma0_positives_equals_supcon_of_pytorch_metric_learning():
+    from pytorch_metric_learning.losses import SupConLoss
+    z = F.normalize(torch.randn(32, 16), dim=1)
+    labels = torch.randint(5, (32, ))
+    labels[-1] = 99  # an anchor without positives
+    expected = SupConLoss(temperature=0.07)(z, labels)
+    got = focal_supcon_loss(
+        z, labels, temperature=0.07, gamma=0.0, normalize='positives')
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_exact_mode_with_1000_classes():
+    g = torch.Generator().manual_seed(2)
+    soft = random_soft_labels(40, 1000, g)
+    soft[5] = soft[3]
+    mask = positive_pair_mask(soft, 'exact')
+    expected = torch.tensor([[bool(torch.equal(a, b)) for b in soft]
+                             for a in soft])
+    assert torch.equal(mask, expected)
+    assert mask[3, 5] and mask[0, 1]
+    z = F.normalize(torch.randn(40, 8, generator=g), dim=1)
+    loss = focal_supcon_loss(z, soft, pair_label='exact')
+    assert torch.isfinite(loss) and loss > 0
+
+
+@pytest.mark.parametrize('labels', [
+    torch.arange(6),  # no positives at all
+    torch.zeros(6, dtype=torch.long),  # a single class
+    torch.tensor([0]),  # a single sample
+])
+def test_degenerate_batches_are_finite(labels):
+    z = F.normalize(torch.randn(len(labels), 4), dim=1).requires_grad_()
+    loss = focal_supcon_loss(z, labels)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(z.grad).all()
+    if len(labels) == 1 or labels.unique().numel() == len(labels):
+        assert loss.item() == 0.0
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_half_inputs_give_float32_close_to_float32(dtype):
+    z = F.normalize(torch.randn(24, 16), dim=1)
+    labels = torch.randint(4, (24, ))
+    reference = focal_supcon_loss(z, labels)
+    got = focal_supcon_loss(z.to(dtype), labels)
+    assert got.dtype == torch.float32
+    assert got.item() == pytest.approx(reference.item(), rel=2e-2)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        under_autocast = focal_supcon_loss(z, labels)
+    assert under_autocast.dtype == torch.float32
+    assert under_autocast.item() == pytest.approx(reference.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize('kwargs, name', [
+    (dict(temperature=0.0), 'temperature'),
+    (dict(gamma=-1.0), 'gamma'),
+    (dict(normalize='mean'), 'normalize'),
+    (dict(pair_label='soft'), 'pair_label'),
+])
+def test_invalid_arguments(kwargs, name):
+    z = F.normalize(torch.randn(4, 3), dim=1)
+    with pytest.raises(ValueError, match=name):
+        focal_supcon_loss(z, torch.tensor([0, 0, 1, 1]), **kwargs)
+
+
+def test_length_mismatch():
+    with pytest.raises(ValueError, match='labels'):
+        focal_supcon_loss(torch.randn(4, 3), torch.tensor([0, 1, 1]))
