@@ -5,11 +5,12 @@ Pure torch; nothing here imports OpenMMLab.
 from .contrastive import focal_supcon_loss, positive_pair_mask
 from .mixup import (check_mixup_args, hard_pair_mixup, mine_hard_pairs,
                     to_soft_labels)
+from .pixel_sampling import sample_pixels
 from .projection import ProjectionHead
 from .sampling import sample_beta, sample_gamma
 
 __all__ = [
-    'focal_supcon_loss', 'positive_pair_mask', 'check_mixup_args', 'hard_pair_mixup',
-    'mine_hard_pairs', 'to_soft_labels', 'ProjectionHead', 'sample_beta',
-    'sample_gamma'
+    'focal_supcon_loss', 'positive_pair_mask', 'check_mixup_args',
+    'hard_pair_mixup', 'mine_hard_pairs', 'to_soft_labels', 'sample_pixels',
+    'ProjectionHead', 'sample_beta', 'sample_gamma'
 ]

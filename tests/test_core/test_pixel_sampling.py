@@ -1,0 +1,98 @@
+import pytest
+import torch
+
+from coretune_mm.core import sample_pixels
+
+
+def make_maps(seed=0, n=2, h=16, w=16, num_classes=4):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(num_classes, (n, h, w), generator=g)
+    labels[:, :4] = 255
+    predictions = torch.where(
+        torch.rand(n, h, w, generator=g) < 0.3,
+        torch.randint(num_classes, (n, h, w), generator=g), labels)
+    return labels, predictions
+
+
+@pytest.mark.parametrize('budget', [7, 64, 10000])
+def test_budget_and_ignore(budget):
+    labels, predictions = make_maps()
+    idx = sample_pixels(labels, predictions, max_samples=budget)
+    assert idx.numel() <= budget
+    assert idx.unique().numel() == idx.numel()
+    assert (labels.flatten()[idx] != 255).all()
+    if budget == 10000:  # a budget above the pixel count takes every pixel
+        assert idx.numel() == (labels != 255).sum()
+
+
+def expected_counts(labels, predictions, budget, min_pixels):
+    """Per (image, class): how many hard and easy pixels, by the rule."""
+    pairs = {}
+    for b in range(labels.size(0)):
+        for c in labels[b].unique().tolist():
+            if c == 255:
+                continue
+            mask = labels[b] == c
+            if mask.sum() >= min_pixels:
+                hard = int((mask & (predictions[b] != c)).sum())
+                pairs[(b, c)] = (hard, int(mask.sum()) - hard)
+    quota = budget // max(len(pairs), 1)
+    out = {}
+    for key, (hard, easy) in pairs.items():
+        take_hard = min(hard, max(quota - quota // 2, quota - easy))
+        out[key] = (take_hard, min(easy, quota - take_hard))
+    return out
+
+
+def test_class_balance_and_hard_pixels_first():
+    labels, predictions = make_maps(seed=1)
+    labels[0, 4:6] = 3  # a small class in image 0
+    labels[1, 4:] = torch.where(labels[1, 4:] == 3, 2, labels[1, 4:])
+    idx = sample_pixels(labels, predictions, max_samples=80, min_pixels=4)
+    expected = expected_counts(labels, predictions, 80, 4)
+    got = {}
+    flat_labels, flat_pred = labels.flatten(), predictions.flatten()
+    for i in idx.tolist():
+        key = (i // labels[0].numel(), int(flat_labels[i]))
+        hard, easy = got.get(key, (0, 0))
+        is_hard = bool(flat_pred[i] != flat_labels[i])
+        got[key] = (hard + is_hard, easy + (not is_hard))
+    assert got == expected
+    quotas = {sum(v) for v in expected.values()}
+    assert max(quotas) == 80 // len(expected)
+
+
+def test_hard_pool_fills_from_easy_and_vice_versa():
+    labels = torch.zeros(1, 4, 8, dtype=torch.long)
+    predictions = labels.clone()
+    predictions[0, 0, :2] = 1  # only 2 hard pixels
+    idx = sample_pixels(labels, predictions, max_samples=10)
+    assert idx.numel() == 10
+    assert (predictions.flatten()[idx] != 0).sum() == 2
+
+
+def test_degenerate_maps():
+    labels = torch.full((2, 4, 4), 255)
+    assert sample_pixels(labels, labels).numel() == 0
+    one = torch.full((1, 4, 4), 255)
+    one[0, 1, 1] = 2
+    assert sample_pixels(one, one).numel() == 0  # below min_pixels
+    assert sample_pixels(one, one, min_pixels=1).tolist() == [5]
+
+
+def test_seeded_determinism_and_errors():
+    labels, predictions = make_maps(seed=2)
+
+    def draw(seed):
+        return sample_pixels(
+            labels,
+            predictions,
+            max_samples=50,
+            generator=torch.Generator().manual_seed(seed))
+
+    assert torch.equal(draw(3), draw(3))
+    assert not torch.equal(draw(3), draw(4))
+    with pytest.raises(ValueError, match='max_samples'):
+        sample_pixels(labels, predictions, max_samples=0)
+    with pytest.raises(ValueError, match='predictions'):
+        sample_pixels(labels, predictions[:1])
