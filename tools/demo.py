@@ -15,9 +15,11 @@ import sys
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from coretune_mm.utils.demo_data import make_digits_folder  # noqa: E402
+from coretune_mm.utils.demo_data import (make_digits_folder,  # noqa: E402
+                                         make_digits_voc)
 
 CLS_CONFIG = 'configs/demo/resnet18_coretune_digits-folder.py'
+SEG_CONFIG = 'configs/demo/deeplabv3_r50_coretune_digits-voc.py'
 
 
 def run_tool(tool: str, *args: str) -> None:
@@ -43,14 +45,31 @@ def train_and_test(config: str, work_dir: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument(
+        '--task', choices=['all', 'cls', 'seg'], default='all')
     args = parser.parse_args()
     os.chdir(REPO)
 
-    make_digits_folder('data/demo/digits')
-    metrics = train_and_test(CLS_CONFIG, osp.join(args.work_dir, 'cls'))
-    print('\nClassification demo (Core-tuning, ResNet-18, digits, '
-          f'{len(glob.glob("data/demo/digits/val/*/*.png"))} val images): '
-          f'top-1 = {metrics["accuracy/top1"]:.2f}%')
+    lines = []
+    if args.task in ('all', 'cls'):
+        make_digits_folder('data/demo/digits')
+        metrics = train_and_test(CLS_CONFIG, osp.join(args.work_dir, 'cls'))
+        num_val = len(glob.glob('data/demo/digits/val/*/*.png'))
+        lines.append('Classification (Core-tuning, ResNet-18, digits, '
+                     f'{num_val} val images): top-1 = '
+                     f'{metrics["accuracy/top1"]:.2f}%')
+    if args.task in ('all', 'seg'):
+        make_digits_voc('data/demo/digits_voc/VOC2012')
+        metrics = train_and_test(SEG_CONFIG, osp.join(args.work_dir, 'seg'))
+        lines.append(
+            'Segmentation (Core-tuning, DeepLab-V3 R50, digit scenes, VOC '
+            'format):\n'
+            '  | MIoU  | FWIoU | MPA   | aAcc  |\n'
+            '  |-------|-------|-------|-------|\n' +
+            '  | ' + ' | '.join(f'{metrics[k]:5.2f}'
+                               for k in ('mIoU', 'FWIoU', 'MPA', 'aAcc')) +
+            ' |')
+    print('\n' + '\n'.join(lines))
 
 
 if __name__ == '__main__':

@@ -3,6 +3,7 @@
 Pure torch; nothing here imports OpenMMLab.
 """
 from .contrastive import focal_supcon_loss, positive_pair_mask
+from .losses import soft_cross_entropy
 from .mixup import (check_mixup_args, hard_pair_mixup, mine_hard_pairs,
                     to_soft_labels)
 from .pixel_sampling import sample_pixels
@@ -12,5 +13,5 @@ from .sampling import sample_beta, sample_gamma
 __all__ = [
     'focal_supcon_loss', 'positive_pair_mask', 'check_mixup_args',
     'hard_pair_mixup', 'mine_hard_pairs', 'to_soft_labels', 'sample_pixels',
-    'ProjectionHead', 'sample_beta', 'sample_gamma'
+    'ProjectionHead', 'sample_beta', 'sample_gamma', 'soft_cross_entropy'
 ]

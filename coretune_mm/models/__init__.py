@@ -1,3 +1,4 @@
 """OpenMMLab adapters over :mod:`coretune_mm.core`."""
+from .decode_heads import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403

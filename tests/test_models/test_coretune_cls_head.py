@@ -1,0 +1,168 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+import coretune_mm  # noqa: F401
+from coretune_mm.core import (focal_supcon_loss, hard_pair_mixup,
+                              to_soft_labels)
+from coretune_mm.models import CoreTuneClsHead
+
+NUM_CLASSES, DIM = 5, 16
+
+
+def build_head(**kwargs):
+    cfg = dict(
+        type='CoreTuneClsHead',
+        num_classes=NUM_CLASSES,
+        in_channels=DIM,
+        projector=dict(out_channels=8))
+    cfg.update(kwargs)
+    head = MODELS.build(cfg)
+    head.init_weights()
+    return head
+
+
+def batch(num=12, soft=False):
+    feats = torch.randn(num, DIM, requires_grad=True)
+    labels = torch.arange(num) % NUM_CLASSES
+    samples = [DataSample().set_gt_label(int(y)) for y in labels]
+    if soft:
+        for s, y in zip(samples, labels):
+            score = torch.full((NUM_CLASSES, ), 0.1 / (NUM_CLASSES - 1))
+            score[y] = 0.9
+            s.set_gt_score(score)
+    return feats, labels, samples
+
+
+def test_loss_keys_and_gradients():
+    head = build_head(cal_acc=True)
+    feats, _, samples = batch()
+    losses = head.loss((feats, ), samples)
+    assert set(losses) == {'loss_cls', 'loss_contrast', 'accuracy_top-1'}
+    assert all(torch.isfinite(v).all() for v in losses.values())
+    (losses['loss_cls'] + losses['loss_contrast']).backward()
+    assert (feats.grad.abs().sum(dim=1) > 0).all()
+    assert all(p.grad is not None for p in head.projector.parameters())
+
+
+def test_losses_equal_the_core_composition():
+    head = build_head(contrast_weight=0.3)
+    feats, labels, samples = batch()
+    torch.manual_seed(11)
+    losses = head.loss((feats, ), samples)
+    torch.manual_seed(11)
+    targets = F.one_hot(labels, NUM_CLASSES).float()
+    mixed, mixed_targets = hard_pair_mixup(feats, targets)
+    assert mixed.size(0) == 3 * len(feats)
+    log_prob = F.log_softmax(head.fc(mixed), dim=1)
+    expected_cls = -(mixed_targets * log_prob).sum(dim=1).mean()
+    expected_con = 0.3 * focal_supcon_loss(head.projector(mixed),
+                                           mixed_targets)
+    assert torch.allclose(losses['loss_cls'], expected_cls)
+    assert torch.allclose(losses['loss_contrast'], expected_con)
+
+
+def test_without_smooth_classifier_fc_sees_originals_only():
+    head = build_head(smooth_classifier=False)
+    feats, labels, samples = batch()
+    losses = head.loss((feats, ), samples)
+    assert torch.allclose(losses['loss_cls'],
+                          F.cross_entropy(head.fc(feats), labels))
+
+
+def test_contrast_weight_zero_is_linear_cls_head():
+    head = build_head(contrast_weight=0)
+    assert not hasattr(head, 'projector')
+    linear = MODELS.build(
+        dict(type='LinearClsHead', num_classes=NUM_CLASSES, in_channels=DIM))
+    linear.load_state_dict(head.state_dict())
+    feats, _, samples = batch()
+    assert set(head.loss((feats, ), samples)) == {'loss_cls'}
+    assert torch.allclose(
+        head.loss((feats, ), samples)['loss_cls'],
+        linear.loss((feats, ), samples)['loss'])
+
+
+def test_soft_targets_from_gt_score():
+    head = build_head(smooth_classifier=False, contrast_weight=0)
+    feats, labels, samples = batch(soft=True)
+    scores = torch.stack([s.gt_score for s in samples])
+    expected = -(scores * F.log_softmax(head.fc(feats), dim=1)).sum(1).mean()
+    assert torch.allclose(head.loss((feats, ), samples)['loss_cls'], expected)
+    assert torch.isfinite(build_head().loss((feats, ), samples)['loss_cls'])
+
+
+def test_predict_equals_linear_cls_head():
+    head = build_head()
+    linear = MODELS.build(
+        dict(type='LinearClsHead', num_classes=NUM_CLASSES, in_channels=DIM))
+    missing, unexpected = linear.load_state_dict(
+        head.state_dict(), strict=False)
+    assert not missing and all(k.startswith('projector.') for k in unexpected)
+    feats = torch.randn(4, DIM)
+    for ours, theirs in zip(head.predict((feats, )), linear.predict(
+        (feats, ))):
+        assert torch.equal(ours.pred_score, theirs.pred_score)
+        assert torch.equal(ours.pred_label, theirs.pred_label)
+
+
+@pytest.mark.parametrize('labels', [[0] * 6, [0, 1, 2, 3, 4, 0], [3]])
+def test_degenerate_batches(labels):
+    head = build_head()
+    feats = torch.randn(len(labels), DIM, requires_grad=True)
+    samples = [DataSample().set_gt_label(y) for y in labels]
+    losses = head.loss((feats, ), samples)
+    sum(losses.values()).backward()
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert torch.isfinite(feats.grad).all()
+
+
+def test_bf16_autocast_close_to_float32():
+    head = build_head()
+    feats, _, samples = batch()
+    torch.manual_seed(3)
+    reference = head.loss((feats, ), samples)
+    torch.manual_seed(3)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        low = head.loss((feats, ), samples)
+    assert low['loss_contrast'].dtype == torch.float32
+    for key in reference:
+        assert torch.isfinite(low[key])
+        assert low[key].item() == pytest.approx(
+            reference[key].item(), rel=5e-2)
+
+
+@pytest.mark.parametrize('kwargs, name', [
+    (dict(contrast_weight=-1), 'contrast_weight'),
+    (dict(mixup=dict(alpha=0)), 'alpha'),
+    (dict(mixup=dict(beta=1)), 'mixup'),
+    (dict(mixup=dict(partner='hardest')), 'partner'),
+    (dict(contrast_loss=dict(type='FocalSupConLoss', temperature=0)),
+     'temperature'),
+    (dict(projector=dict(out_channels=0)), 'out_channels'),
+])
+def test_bad_config_fails_at_build(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        build_head(**kwargs)
+
+
+def test_label_out_of_range():
+    head = build_head()
+    feats = torch.randn(2, DIM)
+    samples = [DataSample().set_gt_label(y) for y in (0, NUM_CLASSES)]
+    with pytest.raises(ValueError, match='labels'):
+        head.loss((feats, ), samples)
+
+
+def test_registered_in_both_hosts():
+    from mmseg.registry import MODELS as SEG_MODELS
+    assert SEG_MODELS.get('FocalSupConLoss') is MODELS.get('FocalSupConLoss')
+    assert MODELS.get('CoreTuneClsHead') is CoreTuneClsHead
+    loss = SEG_MODELS.build(dict(type='FocalSupConLoss', loss_weight=2.0))
+    z = F.normalize(torch.randn(6, 4), dim=1)
+    y = torch.tensor([0, 0, 1, 1, 2, 2])
+    assert torch.allclose(loss(z, y), 2 * focal_supcon_loss(z, y))
+    assert torch.allclose(
+        loss(z, to_soft_labels(y, 3)), 2 * focal_supcon_loss(z, y))

@@ -1,0 +1,49 @@
+"""End to end: tools/train.py then tools/test.py on a generated dataset."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+from coretune_mm.utils.demo_data import make_digits_folder
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def run_tool(*args):
+    subprocess.run([sys.executable, *args], cwd=REPO, check=True,
+                   timeout=600)
+
+
+@pytest.fixture(scope='module')
+def digits(tmp_path_factory):
+    return make_digits_folder(
+        str(tmp_path_factory.mktemp('digits')), limit=200)
+
+
+@pytest.mark.parametrize('method', ['ce', 'coretune'])
+def test_train_then_test(method, digits, tmp_path):
+    config = osp.join(REPO, 'configs', 'demo',
+                      f'resnet18_{method}_digits-folder.py')
+    work_dir = str(tmp_path / 'work')
+    options = [
+        '--cfg-options', f'train_dataloader.dataset.data_root={digits}',
+        f'val_dataloader.dataset.data_root={digits}',
+        f'test_dataloader.dataset.data_root={digits}',
+        'train_dataloader.batch_size=16', 'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=1', 'train_dataloader.num_workers=0',
+        'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0'
+    ]
+    run_tool(
+        osp.join(REPO, 'tools', 'train.py'), config, '--work-dir', work_dir,
+        *options)
+    checkpoint = osp.join(work_dir, 'epoch_1.pth')
+    assert osp.isfile(checkpoint)
+    out = str(tmp_path / 'metrics.json')
+    run_tool(
+        osp.join(REPO, 'tools', 'test.py'), config, checkpoint, '--work-dir',
+        work_dir, '--out', out, *options)
+    with open(out) as f:
+        metrics = json.load(f)
+    assert 0 <= metrics['accuracy/top1'] <= 100

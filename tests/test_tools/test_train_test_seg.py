@@ -1,0 +1,63 @@
+"""End to end: DeepLab-V3 train then test on a generated VOC-format set."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from coretune_mm.utils.demo_data import make_digits_voc
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def run_tool(*args):
+    subprocess.run([sys.executable, *args], cwd=REPO, check=True,
+                   timeout=900)
+
+
+@pytest.fixture(scope='module')
+def voc(tmp_path_factory):
+    return make_digits_voc(
+        str(tmp_path_factory.mktemp('voc') / 'VOC2012'),
+        num_train=8,
+        num_val=4,
+        canvas=48)
+
+
+@pytest.mark.parametrize('method', ['ce', 'coretune'])
+def test_train_then_test(method, voc, tmp_path):
+    config = osp.join(REPO, 'configs', 'demo',
+                      f'deeplabv3_r50_{method}_digits-voc.py')
+    work_dir = str(tmp_path / 'work')
+    options = [
+        '--cfg-options', f'train_dataloader.dataset.data_root={voc}',
+        f'val_dataloader.dataset.data_root={voc}',
+        f'test_dataloader.dataset.data_root={voc}', 'train_cfg.max_iters=3',
+        'train_cfg.val_interval=3', 'default_hooks.checkpoint.interval=3',
+        'param_scheduler.0.end=3', 'model.backbone.depth=18',
+        'model.decode_head.in_channels=512',
+        'model.auxiliary_head.in_channels=256',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False',
+        'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False'
+    ]
+    run_tool(
+        osp.join(REPO, 'tools', 'train.py'), config, '--work-dir', work_dir,
+        *options)
+    checkpoint = osp.join(work_dir, 'iter_3.pth')
+    assert osp.isfile(checkpoint)
+    keys = torch.load(checkpoint)['state_dict']
+    assert any('projector' in k for k in keys) == (method == 'coretune')
+    out = str(tmp_path / 'metrics.json')
+    run_tool(
+        osp.join(REPO, 'tools', 'test.py'), config, checkpoint, '--work-dir',
+        work_dir, '--out', out, *options)
+    with open(out) as f:
+        metrics = json.load(f)
+    for key in ('mIoU', 'FWIoU', 'MPA'):
+        assert 0 <= metrics[key] <= 100

@@ -1,0 +1,41 @@
+"""Drop Core-tuning's training-only state from a checkpoint.
+
+The projection head (``*.projector.*``) is used only in training. The
+stripped checkpoint holds the weights alone and loads strictly into the
+stock head's model (``LinearClsHead``, ``ASPPHead``,
+``DepthwiseSeparableASPPHead``) for deployment.
+
+Example::
+
+    python tools/strip_core_tuning.py work_dirs/x/iter_20000.pth deploy.pth
+"""
+import argparse
+
+import torch
+
+import coretune_mm  # noqa: F401  (checkpoint loading)
+
+
+def strip(checkpoint: dict) -> dict:
+    """Return ``{'state_dict': ..., 'meta': ...}`` without projector tensors."""
+    state = checkpoint.get('state_dict', checkpoint)
+    kept = {k: v for k, v in state.items() if '.projector.' not in f'.{k}'}
+    return dict(state_dict=kept, meta=checkpoint.get('meta', {}))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('src', help='checkpoint written by tools/train.py')
+    parser.add_argument('dst', help='output path')
+    args = parser.parse_args(argv)
+    checkpoint = torch.load(args.src, map_location='cpu')
+    stripped = strip(checkpoint)
+    dropped = len(checkpoint.get('state_dict', checkpoint)) - len(
+        stripped['state_dict'])
+    torch.save(stripped, args.dst)
+    print(f'{args.dst}: kept {len(stripped["state_dict"])} tensors, '
+          f'dropped {dropped} projector tensors')
+
+
+if __name__ == '__main__':
+    main()
