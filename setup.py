@@ -30,6 +30,9 @@ setup(
         'ftfy',
         'regex',
         'numpy<2',
+        # mmengine imports pkg_resources, gone from setuptools 81; torch
+        # 2.14 asks for >= 77.
+        'setuptools>=77,<81',
         'scikit-learn',  # ships the real images of the demo datasets
     ],
     extras_require=dict(tests=['pytest', 'pytorch-metric-learning']),

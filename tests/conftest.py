@@ -12,3 +12,15 @@ if REPO not in sys.path:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _default_scope(request):
+    """Build in the host library of the test module (MMEngine's scope)."""
+    from mmengine.registry import DefaultScope
+    path = str(request.node.fspath)
+    scope = 'mmseg' if any(
+        k in path for k in ('aspp', 'fwiou', 'datasets', 'seg')) else \
+        'mmpretrain'
+    with DefaultScope.overwrite_default_scope(scope):
+        yield

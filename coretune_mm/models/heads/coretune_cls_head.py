@@ -85,15 +85,19 @@ class CoreTuneClsHead(LinearClsHead):
                      std=0.01,
                      override=dict(name='projector', **_TORCH_LINEAR_INIT)),
                  **kwargs):
+        if not contrast_weight >= 0:
+            raise ValueError(
+                f'contrast_weight must be >= 0, got {contrast_weight}')
+        if contrast_weight == 0 and isinstance(init_cfg, dict) and \
+                init_cfg.get('override', {}).get('name') == 'projector':
+            # plain CE has no projector to initialise
+            init_cfg = {k: v for k, v in init_cfg.items() if k != 'override'}
         super().__init__(
             num_classes=num_classes,
             in_channels=in_channels,
             loss=loss,
             init_cfg=init_cfg,
             **kwargs)
-        if not contrast_weight >= 0:
-            raise ValueError(
-                f'contrast_weight must be >= 0, got {contrast_weight}')
         self.mixup = dict(mixup or {})
         try:
             check_mixup_args(**self.mixup)
@@ -154,8 +158,9 @@ class CoreTuneClsHead(LinearClsHead):
         if self.cal_acc:
             acc = Accuracy.calculate(
                 cls_score[:num].detach(), targets.argmax(dim=1), topk=self.topk)
+            # one threshold: acc[i] is [top-k accuracy]
             losses.update(
-                {f'accuracy_top-{k}': a
+                {f'accuracy_top-{k}': a[0]
                  for k, a in zip(self.topk, acc)})
         return losses
 
