@@ -41,3 +41,11 @@ test_dataloader = val_dataloader
 
 val_evaluator = dict(type='FWIoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
+
+# Stop when the pre-trained backbone did not load; log feature compactness
+# and separation at each validation; keep random states for exact resume.
+custom_hooks = [
+    dict(type='PretrainedCheckHook'),
+    dict(type='FeatureSpaceHook'),
+    dict(type='RNGStateHook'),
+]

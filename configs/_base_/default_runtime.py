@@ -8,3 +8,11 @@ default_hooks = dict(
     checkpoint=dict(
         type='CheckpointHook', interval=1, max_keep_ckpts=3,
         save_best='auto'))
+
+# Stop when the pre-trained backbone did not load; log feature compactness
+# and separation at each validation; keep random states for exact resume.
+custom_hooks = [
+    dict(type='PretrainedCheckHook'),
+    dict(type='FeatureSpaceHook'),
+    dict(type='RNGStateHook'),
+]

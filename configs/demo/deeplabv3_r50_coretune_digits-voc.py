@@ -47,3 +47,9 @@ train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=max_iters))
+
+custom_hooks = [
+    dict(type='PretrainedCheckHook'),
+    dict(type='FeatureSpaceHook', plot=True),
+    dict(type='RNGStateHook'),
+]

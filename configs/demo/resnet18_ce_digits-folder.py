@@ -31,3 +31,9 @@ max_epochs = 4
 param_scheduler = dict(T_max=max_epochs)
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(logger=dict(interval=10))
+
+custom_hooks = [
+    dict(type='PretrainedCheckHook'),
+    dict(type='FeatureSpaceHook', plot=True),
+    dict(type='RNGStateHook'),
+]

@@ -1,0 +1,110 @@
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from torchvision.models import resnet50
+
+from coretune_mm.utils.csl_checkpoint import (convert_csl_checkpoint,
+                                              detect_layout)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@pytest.fixture(scope='module')
+def backbone():
+    state = resnet50(weights=None).state_dict()
+    return {k: v for k, v in state.items() if not k.startswith('fc.')}
+
+
+def fake(layout, backbone):
+    extra_fc = {'fc.0.weight': torch.zeros(2048, 2048)}
+    if layout == 'moco_v1_v2':
+        state = {f'module.encoder_q.{k}': v for k, v in backbone.items()}
+        state.update({f'module.encoder_k.{k}': v for k, v in backbone.items()})
+        state['module.encoder_q.fc.0.weight'] = extra_fc['fc.0.weight']
+        state['module.queue'] = torch.zeros(128, 16)
+        return dict(state_dict=state, epoch=200, arch='resnet50')
+    if layout == 'moco_v3':
+        state = {f'module.base_encoder.{k}': v for k, v in backbone.items()}
+        state.update(
+            {f'module.momentum_encoder.{k}': v
+             for k, v in backbone.items()})
+        state['module.predictor.0.weight'] = torch.zeros(4, 4)
+        return dict(state_dict=state)
+    if layout == 'infomin_pycontrast':
+        state = {f'module.encoder.{k}': v for k, v in backbone.items()}
+        state['module.head.fc.weight'] = torch.zeros(128, 2048)
+        return dict(model=state, opt=None)
+    if layout == 'swav_deepcluster':
+        state = {f'module.{k}': v for k, v in backbone.items()}
+        state['module.projection_head.0.weight'] = torch.zeros(2048, 2048)
+        state['module.prototypes.weight'] = torch.zeros(3000, 128)
+        return state
+    if layout == 'torchvision':
+        state = dict(backbone)
+        state['fc.weight'] = torch.zeros(1000, 2048)
+        return state
+    if layout == 'mmpretrain_selfsup':
+        state = {f'backbone.{k}': v for k, v in backbone.items()}
+        state['neck.mlp.0.weight'] = torch.zeros(2, 2)
+        return dict(state_dict=state, meta={})
+    raise KeyError(layout)
+
+
+LAYOUT_NAMES = [
+    'moco_v1_v2', 'moco_v3', 'infomin_pycontrast', 'swav_deepcluster',
+    'torchvision', 'mmpretrain_selfsup'
+]
+
+
+@pytest.mark.parametrize('layout', LAYOUT_NAMES)
+def test_round_trip(layout, backbone):
+    checkpoint = fake(layout, backbone)
+    assert detect_layout(checkpoint) == layout
+    state, detected, dropped = convert_csl_checkpoint(checkpoint)
+    assert detected == layout
+    assert set(state) == {f'module.encoder_q.{k}' for k in backbone}
+    for k, v in backbone.items():
+        assert state[f'module.encoder_q.{k}'] is v
+    assert dropped  # heads, queues or momentum encoders
+    # and the output is itself a MoCo-layout file
+    assert detect_layout(dict(state_dict=state)) == 'moco_v1_v2'
+
+
+def test_errors(backbone):
+    with pytest.raises(ValueError, match='unknown layout'):
+        detect_layout({'encoder.weight': torch.zeros(1)})
+    truncated = fake('moco_v1_v2', backbone)
+    del truncated['state_dict']['module.encoder_q.layer4.2.conv3.weight']
+    with pytest.raises(ValueError, match='missing'):
+        convert_csl_checkpoint(truncated)
+    wrong = fake('torchvision', backbone)
+    wrong['layer1.0.conv1.weight'] = torch.zeros(3, 3)
+    with pytest.raises(ValueError, match='shape'):
+        convert_csl_checkpoint(wrong)
+
+
+def test_cli_refuses_a_truncated_file(tmp_path, backbone):
+    src = tmp_path / 'moco.pth'
+    torch.save(fake('moco_v1_v2', backbone), src)
+    data = src.read_bytes()
+    (tmp_path / 'cut.pth').write_bytes(data[:len(data) // 2])
+    tool = osp.join(REPO, 'tools', 'convert_checkpoint.py')
+    ok = subprocess.run([
+        sys.executable, tool,
+        str(src), str(tmp_path / 'out.pth')
+    ],
+                        capture_output=True,
+                        text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert 'moco_v1_v2' in ok.stdout
+    bad = subprocess.run([
+        sys.executable, tool,
+        str(tmp_path / 'cut.pth'),
+        str(tmp_path / 'out2.pth')
+    ],
+                         capture_output=True,
+                         text=True)
+    assert bad.returncode != 0 and 'cannot read' in bad.stderr

@@ -1,0 +1,55 @@
+"""Convert a contrastive (CSL) ResNet-50 checkpoint to what our configs load.
+
+Recognises MoCo v1/v2 (``module.encoder_q.``), MoCo v3
+(``module.base_encoder.``), InfoMin / PyContrast (``model`` ->
+``module.encoder.``), SwAV / DeepCluster (``module.``), SimCLR converted to
+torchvision and torchvision itself (no prefix), and MMPretrain's
+self-supervised releases (``backbone.``). Projection heads, queues and
+momentum encoders are dropped; every ResNet-50 tensor must be present.
+
+Example::
+
+    python tools/convert_checkpoint.py swav_800ep_pretrain.pth.tar swav.pth
+    python tools/train.py configs/deeplabv3_r50_coretune_voc.py \
+        --cfg-options model.backbone.init_cfg.checkpoint=swav.pth
+"""
+import argparse
+import os.path as osp
+
+import torch
+
+from coretune_mm.utils.csl_checkpoint import convert_csl_checkpoint
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('src', help='checkpoint to convert')
+    parser.add_argument('dst', help='output path')
+    parser.add_argument(
+        '--prefix',
+        default='module.encoder_q.',
+        help='prefix of the output keys (the configs load '
+        '"module.encoder_q."); "" for a bare backbone')
+    args = parser.parse_args(argv)
+    if not osp.isfile(args.src):
+        raise SystemExit(f'src: no such file {args.src}')
+    try:
+        # a pre-trained file from elsewhere: tensors only
+        checkpoint = torch.load(args.src, map_location='cpu', weights_only=True)
+    except Exception as err:  # truncated or not a torch file
+        raise SystemExit(f'src: cannot read {args.src} as a torch '
+                         f'checkpoint: {err}') from None
+    try:
+        state, layout, dropped = convert_csl_checkpoint(
+            checkpoint, out_prefix=args.prefix)
+    except ValueError as err:
+        raise SystemExit(f'{args.src}: {err}') from None
+    torch.save(dict(state_dict=state, meta=dict(layout=layout)), args.dst)
+    print(f'{args.src}: layout {layout}; kept {len(state)} backbone tensors, '
+          f'dropped {len(dropped)}'
+          + (f' (e.g. {", ".join(dropped[:6])})' if dropped else ''))
+    print(f'wrote {args.dst}')
+
+
+if __name__ == '__main__':
+    main()
