@@ -3,6 +3,7 @@
 Pure torch; nothing here imports OpenMMLab.
 """
 from .contrastive import focal_supcon_loss, positive_pair_mask
+from .distributed import gather_across_ranks, shared_generator
 from .feature_stats import feature_space_stats
 from .losses import soft_cross_entropy
 from .mixup import (check_mixup_args, hard_pair_mixup, mine_hard_pairs,
@@ -15,5 +16,5 @@ __all__ = [
     'focal_supcon_loss', 'positive_pair_mask', 'check_mixup_args',
     'hard_pair_mixup', 'mine_hard_pairs', 'to_soft_labels', 'sample_pixels',
     'ProjectionHead', 'sample_beta', 'sample_gamma', 'soft_cross_entropy',
-    'feature_space_stats'
+    'feature_space_stats', 'gather_across_ranks', 'shared_generator'
 ]

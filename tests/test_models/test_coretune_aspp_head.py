@@ -7,7 +7,7 @@ from mmseg.structures import SegDataSample
 from mmengine.structures import PixelData
 
 import coretune_mm  # noqa: F401
-from coretune_mm.core import hard_pair_mixup, sample_pixels
+from coretune_mm.core import hard_pair_mixup, sample_pixels, shared_generator
 from coretune_mm.models import CoreTuneASPPHead
 
 NUM_CLASSES = 4
@@ -88,7 +88,8 @@ def test_losses_equal_the_core_composition():
     pixels = features.permute(0, 2, 3, 1).reshape(-1, 16)[index]
     targets = torch.nn.functional.one_hot(small.flatten()[index],
                                           NUM_CLASSES).float()
-    mixed, mixed_targets = hard_pair_mixup(pixels, targets)
+    mixed, mixed_targets = hard_pair_mixup(
+        pixels, targets, generator=shared_generator(pixels.device))
     from coretune_mm.core import focal_supcon_loss
     expected_con = 0.1 * focal_supcon_loss(head.projector(mixed),
                                            mixed_targets)

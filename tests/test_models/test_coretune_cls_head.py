@@ -6,7 +6,7 @@ from mmpretrain.structures import DataSample
 
 import coretune_mm  # noqa: F401
 from coretune_mm.core import (focal_supcon_loss, hard_pair_mixup,
-                              to_soft_labels)
+                              shared_generator, to_soft_labels)
 from coretune_mm.models import CoreTuneClsHead
 
 NUM_CLASSES, DIM = 5, 16
@@ -54,7 +54,8 @@ def test_losses_equal_the_core_composition():
     losses = head.loss((feats, ), samples)
     torch.manual_seed(11)
     targets = F.one_hot(labels, NUM_CLASSES).float()
-    mixed, mixed_targets = hard_pair_mixup(feats, targets)
+    mixed, mixed_targets = hard_pair_mixup(
+        feats, targets, generator=shared_generator(feats.device))
     assert mixed.size(0) == 3 * len(feats)
     log_prob = F.log_softmax(head.fc(mixed), dim=1)
     expected_cls = -(mixed_targets * log_prob).sum(dim=1).mean()

@@ -1,4 +1,5 @@
 """End to end: DeepLab-V3 train then test on a generated VOC-format set."""
+import glob
 import json
 import os.path as osp
 import subprocess
@@ -61,3 +62,6 @@ def test_train_then_test(method, voc, tmp_path):
         metrics = json.load(f)
     for key in ('mIoU', 'FWIoU', 'MPA'):
         assert 0 <= metrics[key] <= 100
+    # the feature-space hook ran on pixels at validation and test
+    assert glob.glob(osp.join(work_dir, 'feature_space', 'val_*.png'))
+    assert glob.glob(osp.join(work_dir, 'feature_space', 'test_*.png'))

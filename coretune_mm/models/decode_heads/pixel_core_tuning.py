@@ -7,7 +7,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 
 from coretune_mm.core import (ProjectionHead, check_mixup_args,
-                              hard_pair_mixup, sample_pixels,
+                              gather_across_ranks, hard_pair_mixup,
+                              sample_pixels, shared_generator,
                               soft_cross_entropy, to_soft_labels)
 
 __all__ = ['PixelCoreTuningMixin']
@@ -45,6 +46,9 @@ class PixelCoreTuningMixin:
         pixel_sampler (dict, optional): ``max_samples`` (the per-batch budget
             M, default 1024) and ``min_pixels`` (default 2) of
             :func:`coretune_mm.core.sample_pixels`.
+        gather_across_ranks (bool): Under distributed training, contrast the
+            sampled pixels of all ranks (each rank samples M of its own).
+            No-op in a single process. Defaults to True.
         **kwargs: Arguments of the decode head.
     """
 
@@ -57,6 +61,7 @@ class PixelCoreTuningMixin:
                  smooth_classifier: bool = True,
                  projector: Optional[dict] = None,
                  pixel_sampler: Optional[dict] = None,
+                 gather_across_ranks: bool = True,
                  **kwargs):
         super().__init__(**kwargs)
         for name, value in (('contrast_weight', contrast_weight),
@@ -76,6 +81,7 @@ class PixelCoreTuningMixin:
         self.contrast_weight = contrast_weight
         self.mix_weight = mix_weight
         self.smooth_classifier = smooth_classifier
+        self.gather_across_ranks = gather_across_ranks
         self.core_tuning = contrast_weight > 0
         if self.core_tuning:
             self.projector = ProjectionHead(self.channels,
@@ -118,18 +124,27 @@ class PixelCoreTuningMixin:
             ignore_index=self.ignore_index,
             **self.pixel_sampler)
         pixel_features = features.permute(0, 2, 3, 1).flatten(0, 2)[index]
-        if index.numel() < 2:
+        pixel_labels = labels.flatten()[index]
+        if self.gather_across_ranks:
+            # every rank calls this, also with nothing sampled
+            pixel_features, pixel_labels = gather_across_ranks(
+                pixel_features, pixel_labels)
+        num = pixel_features.size(0)
+        if num < 2:
             return self._zero_core_tuning_losses(pixel_features)
-        targets = to_soft_labels(labels.flatten()[index], self.num_classes)
-        samples, sample_targets = hard_pair_mixup(pixel_features, targets,
-                                                  **self.mixup)
+        targets = to_soft_labels(pixel_labels, self.num_classes)
+        samples, sample_targets = hard_pair_mixup(
+            pixel_features,
+            targets,
+            generator=shared_generator(pixel_features.device),
+            **self.mixup)
         losses = dict(loss_contrast=self.contrast_weight * self.contrast_loss(
             self.projector(samples), sample_targets))
         if self.smooth_classifier:
-            generated = samples[index.numel():]
+            generated = samples[num:]
             logits = self.conv_seg(generated[:, :, None, None]).flatten(1)
             losses['loss_mix'] = self.mix_weight * soft_cross_entropy(
-                logits, sample_targets[index.numel():])
+                logits, sample_targets[num:])
         return losses
 
     def _zero_core_tuning_losses(self, pixel_features: torch.Tensor) -> dict:

@@ -10,7 +10,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from coretune_mm.core import (ProjectionHead, check_mixup_args,
-                              hard_pair_mixup, to_soft_labels)
+                              gather_across_ranks, hard_pair_mixup,
+                              shared_generator, to_soft_labels)
 
 __all__ = ['CoreTuneClsHead']
 
@@ -62,6 +63,10 @@ class CoreTuneClsHead(LinearClsHead):
             Defaults to True.
         projector (dict, optional): ``hidden_channels`` (defaults to D) and
             ``out_channels`` (defaults to 256) of the projection head.
+        gather_across_ranks (bool): Under distributed training, compute the
+            Core-tuning losses on the batch of all ranks (gradients equal
+            those of one process on it). No-op in a single process.
+            Defaults to True.
         loss (dict): Classification loss; it receives soft targets (N, C).
             Defaults to ``dict(type='CrossEntropyLoss', use_soft=True)``.
         init_cfg (dict, optional): Defaults to LinearClsHead's N(0, 0.01)
@@ -77,6 +82,7 @@ class CoreTuneClsHead(LinearClsHead):
                  mixup: Optional[dict] = None,
                  smooth_classifier: bool = True,
                  projector: Optional[dict] = None,
+                 gather_across_ranks: bool = True,
                  loss: dict = dict(
                      type='CrossEntropyLoss', use_soft=True, loss_weight=1.0),
                  init_cfg: Optional[dict] = dict(
@@ -106,6 +112,7 @@ class CoreTuneClsHead(LinearClsHead):
                              f'{err}') from None
         self.contrast_weight = contrast_weight
         self.smooth_classifier = smooth_classifier
+        self.gather_across_ranks = gather_across_ranks
         # With eta = 0 the head is plain CE: no projector, so that DDP sees
         # no parameter without a gradient.
         self.core_tuning = contrast_weight > 0
@@ -137,11 +144,16 @@ class CoreTuneClsHead(LinearClsHead):
         """
         features = self.pre_logits(feats)
         targets = self._soft_targets(data_samples).to(features.device)
+        if self.core_tuning and self.gather_across_ranks:
+            features, targets = gather_across_ranks(features, targets)
         num = features.size(0)
         losses = dict()
         if self.core_tuning:
-            samples, sample_targets = hard_pair_mixup(features, targets,
-                                                      **self.mixup)
+            samples, sample_targets = hard_pair_mixup(
+                features,
+                targets,
+                generator=shared_generator(features.device),
+                **self.mixup)
             embeddings = self.projector(samples)
             losses['loss_contrast'] = self.contrast_weight * \
                 self.contrast_loss(embeddings, sample_targets)
