@@ -1,0 +1,254 @@
+"""Overhead of Core-tuning against its CE baseline, and scaling of the core.
+
+Pair mode builds both models from their configs, runs the same number of
+training steps (forward, backward, optimizer step) on the same synthetic
+batch after warm-up, each model in its own process (so that peak RSS on the
+CPU is its own), and prints median step time, peak memory and the
+Core/CE ratios as a table and as JSON::
+
+    python tools/benchmark.py pair \
+        configs/resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_cifar10.py \
+        configs/resnet50_mocov2-pre_coretune_1xb64-accum4-coslr-100e_cifar10.py \
+        --device cuda --batch 64 --size 224
+
+Scaling mode times hardness-directed mixup + focal contrastive loss
+(forward + backward) for M samples, vectorised and with a naive per-anchor
+loop, to show the O(M^2) growth that the pixel budget bounds::
+
+    python tools/benchmark.py scaling --device cuda
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+
+def _sync(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def _peak_memory_mb(device: str) -> float:
+    if device.startswith('cuda'):
+        return torch.cuda.max_memory_allocated() / 2**20
+    # ru_maxrss is in KiB on Linux: the whole process's peak
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _build(config: str, device: str):
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    import coretune_mm  # noqa: F401
+    cfg = Config.fromfile(config)
+    cfg.model.backbone.init_cfg = None  # random weights: no checkpoint needed
+    if cfg.model.get('pretrained'):
+        cfg.model.pretrained = None
+    scope = cfg.default_scope
+    if scope == 'mmseg':
+        from mmseg.registry import MODELS
+    else:
+        from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(cfg.model)
+    # SyncBN needs a process group; time the BN it reverts to in one process
+    from mmengine.model import revert_sync_batchnorm
+    return revert_sync_batchnorm(model).to(device).train(), scope
+
+
+def _batch(scope: str, model, batch: int, size: int, device: str):
+    g = torch.Generator().manual_seed(0)
+    inputs = torch.randn(batch, 3, size, size, generator=g).to(device)
+    if scope == 'mmseg':
+        from mmengine.structures import PixelData
+        from mmseg.structures import SegDataSample
+        num_classes = model.decode_head.num_classes
+        labels = torch.randint(num_classes, (batch, 1, size, size), generator=g)
+        samples = [
+            SegDataSample(gt_sem_seg=PixelData(data=x.to(device)))
+            for x in labels
+        ]
+    else:
+        from mmpretrain.structures import DataSample
+        num_classes = model.head.num_classes
+        labels = torch.randint(num_classes, (batch, ), generator=g)
+        samples = [DataSample().set_gt_label(int(y)) for y in labels]
+        for s in samples:
+            s.gt_label = s.gt_label.to(device)
+    return inputs, samples
+
+
+def measure_one(config: str, device: str, batch: int, size: int, steps: int,
+                warmup: int) -> dict:
+    """Median step time (ms) and peak memory (MiB) of one config."""
+    torch.manual_seed(0)
+    model, scope = _build(config, device)
+    inputs, samples = _batch(scope, model, batch, size, device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    times = []
+    if device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+    for step in range(warmup + steps):
+        _sync(device)
+        start = time.perf_counter()
+        losses = model(inputs, samples, mode='loss')
+        loss = sum(v for k, v in losses.items() if 'loss' in k)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        _sync(device)
+        if step >= warmup:
+            times.append((time.perf_counter() - start) * 1000)
+    return dict(
+        config=os.path.relpath(config, REPO),
+        step_ms=statistics.median(times),
+        peak_mb=_peak_memory_mb(device))
+
+
+def run_pair(args) -> dict:
+    results = {}
+    for name, config in (('ce', args.ce_config), ('core', args.core_config)):
+        cmd = [
+            sys.executable, __file__, 'one', config, '--device', args.device,
+            '--batch',
+            str(args.batch), '--size',
+            str(args.size), '--steps',
+            str(args.steps), '--warmup',
+            str(args.warmup)
+        ]
+        out = subprocess.run(
+            cmd, check=True, capture_output=True, text=True, cwd=REPO)
+        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    report = dict(
+        device=_device_name(args.device),
+        batch=args.batch,
+        size=args.size,
+        steps=args.steps,
+        ce=results['ce'],
+        core=results['core'],
+        step_time_ratio=results['core']['step_ms'] / results['ce']['step_ms'],
+        peak_memory_ratio=results['core']['peak_mb'] /
+        results['ce']['peak_mb'])
+    if not args.device.startswith('cuda'):
+        report['note'] = ('CPU run at reduced resolution; peak memory is the '
+                          "process's peak RSS")
+    print(f"{'':6} {'step ms':>10} {'peak MiB':>10}   "
+          f'({report["device"]}, batch {args.batch}, {args.size} px, '
+          f'median of {args.steps})')
+    for name in ('ce', 'core'):
+        print(f"{name:6} {results[name]['step_ms']:10.1f} "
+              f"{results[name]['peak_mb']:10.1f}   {results[name]['config']}")
+    print(f"{'ratio':6} {report['step_time_ratio']:10.3f} "
+          f"{report['peak_memory_ratio']:10.3f}")
+    return report
+
+
+def _naive_focal_supcon(z, labels, temperature=0.07, gamma=1.0):
+    """Per-anchor loop; the same loss as focal_supcon_loss('all')."""
+    total, anchors = z.new_zeros(()), 0
+    num = z.size(0)
+    for i in range(num):
+        logits = z @ z[i] / temperature
+        others = torch.arange(num, device=z.device) != i
+        log_prob = logits - torch.logsumexp(logits[others], dim=0)
+        positive = (labels == labels[i]) & others
+        if positive.any():
+            p = log_prob[positive]
+            total = total - ((1 - p.exp())**gamma * p).sum() / num
+            anchors += 1
+    return total / max(anchors, 1)
+
+
+def run_scaling(args) -> dict:
+    from coretune_mm.core import (focal_supcon_loss, hard_pair_mixup,
+                                  shared_generator)
+    rows = []
+    for num in args.sizes:
+        row = dict(M=num)
+        for name, loss_fn in (('vectorised', focal_supcon_loss),
+                              ('naive', _naive_focal_supcon)):
+            if name == 'naive' and num > args.naive_max:
+                continue
+            features = torch.randn(num, 512, device=args.device,
+                                   requires_grad=True)
+            labels = torch.randint(21, (num, ), device=args.device)
+            times = []
+            if args.device.startswith('cuda'):
+                torch.cuda.reset_peak_memory_stats()
+            for step in range(args.warmup + args.steps):
+                _sync(args.device)
+                start = time.perf_counter()
+                mixed, targets = hard_pair_mixup(
+                    features,
+                    F.one_hot(labels, 21).float(),
+                    generator=shared_generator(features.device))
+                loss = loss_fn(F.normalize(mixed[:, :256], dim=1),
+                               targets.argmax(dim=1))
+                loss.backward()
+                _sync(args.device)
+                if step >= args.warmup:
+                    times.append((time.perf_counter() - start) * 1000)
+            row[f'{name}_ms'] = statistics.median(times)
+            if args.device.startswith('cuda'):
+                row[f'{name}_peak_mb'] = torch.cuda.max_memory_allocated(
+                ) / 2**20
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return dict(device=_device_name(args.device), rows=rows)
+
+
+def _device_name(device: str) -> str:
+    if device.startswith('cuda'):
+        return torch.cuda.get_device_name(device)
+    return f'cpu ({torch.get_num_threads()} threads)'
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest='mode', required=True)
+    for mode in ('pair', 'one'):
+        p = sub.add_parser(mode)
+        if mode == 'pair':
+            p.add_argument('ce_config')
+            p.add_argument('core_config')
+        else:
+            p.add_argument('config')
+        p.add_argument('--device', default='cpu')
+        p.add_argument('--batch', type=int, default=8)
+        p.add_argument('--size', type=int, default=64)
+        p.add_argument('--steps', type=int, default=10)
+        p.add_argument('--warmup', type=int, default=2)
+        p.add_argument('--json', help='also write the report here')
+    p = sub.add_parser('scaling')
+    p.add_argument('--device', default='cpu')
+    p.add_argument(
+        '--sizes', type=int, nargs='+', default=[256, 512, 1024, 2048, 4096,
+                                                 8192])
+    p.add_argument('--naive-max', type=int, default=1024)
+    p.add_argument('--steps', type=int, default=3)
+    p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--json', help='also write the report here')
+    args = parser.parse_args()
+    if args.mode == 'one':
+        print(json.dumps(measure_one(args.config, args.device, args.batch,
+                                     args.size, args.steps, args.warmup)))
+        return
+    report = run_pair(args) if args.mode == 'pair' else run_scaling(args)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(report, f, indent=2)
+    print(json.dumps(report))
+
+
+if __name__ == '__main__':
+    main()
