@@ -1,10 +1,11 @@
 """Overhead of Core-tuning against its CE baseline, and scaling of the core.
 
-Pair mode builds both models from their configs, runs the same number of
+Pair mode builds both models from their configs and runs the same number of
 training steps (forward, backward, optimizer step) on the same synthetic
-batch after warm-up, each model in its own process (so that peak RSS on the
-CPU is its own), and prints median step time, peak memory and the
-Core/CE ratios as a table and as JSON::
+batch after warm-up, interleaving the two models' steps in one process for
+the timing and running each model in its own process for its peak memory
+(peak RSS on the CPU is per process). It prints median step time, peak
+memory and the Core/CE ratios as a table and as JSON::
 
     python tools/benchmark.py pair \
         configs/resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_cifar10.py \
@@ -88,47 +89,74 @@ def _batch(scope: str, model, batch: int, size: int, device: str):
     return inputs, samples
 
 
-def measure_one(config: str, device: str, batch: int, size: int, steps: int,
-                warmup: int) -> dict:
-    """Median step time (ms) and peak memory (MiB) of one config."""
+def _train_step(model, optimizer, inputs, samples, device) -> float:
+    """One forward, backward and optimizer step; milliseconds."""
+    _sync(device)
+    start = time.perf_counter()
+    losses = model(inputs, samples, mode='loss')
+    loss = sum(v for k, v in losses.items() if 'loss' in k)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    _sync(device)
+    return (time.perf_counter() - start) * 1000
+
+
+def _prepare(config, device, batch, size):
     torch.manual_seed(0)
     model, scope = _build(config, device)
     inputs, samples = _batch(scope, model, batch, size, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    times = []
+    return model, optimizer, inputs, samples
+
+
+def measure_memory(config: str, device: str, batch: int, size: int,
+                   steps: int) -> dict:
+    """Peak memory (MiB) of training steps of one config, alone."""
     if device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
-    for step in range(warmup + steps):
-        _sync(device)
-        start = time.perf_counter()
-        losses = model(inputs, samples, mode='loss')
-        loss = sum(v for k, v in losses.items() if 'loss' in k)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        _sync(device)
-        if step >= warmup:
-            times.append((time.perf_counter() - start) * 1000)
+    model, optimizer, inputs, samples = _prepare(config, device, batch, size)
+    for _ in range(steps):
+        _train_step(model, optimizer, inputs, samples, device)
     return dict(
-        config=os.path.relpath(config, REPO),
-        step_ms=statistics.median(times),
-        peak_mb=_peak_memory_mb(device))
+        config=os.path.relpath(config, REPO), peak_mb=_peak_memory_mb(device))
+
+
+def measure_times(configs, device: str, batch: int, size: int, steps: int,
+                  warmup: int) -> list:
+    """Median step time (ms) of each config, steps interleaved A, B, A, B...
+
+    Interleaving in one process exposes both models to the same machine
+    load, which matters on shared CPUs.
+    """
+    runs = [_prepare(c, device, batch, size) for c in configs]
+    times = [[] for _ in configs]
+    for step in range(warmup + steps):
+        for run, record in zip(runs, times):
+            elapsed = _train_step(*run, device)
+            if step >= warmup:
+                record.append(elapsed)
+    return [statistics.median(t) for t in times]
 
 
 def run_pair(args) -> dict:
     results = {}
     for name, config in (('ce', args.ce_config), ('core', args.core_config)):
+        # each model in its own process: peak RSS is per process on the CPU
         cmd = [
-            sys.executable, __file__, 'one', config, '--device', args.device,
-            '--batch',
+            sys.executable, __file__, 'memory', config, '--device',
+            args.device, '--batch',
             str(args.batch), '--size',
             str(args.size), '--steps',
-            str(args.steps), '--warmup',
-            str(args.warmup)
+            str(args.warmup + 1)
         ]
         out = subprocess.run(
             cmd, check=True, capture_output=True, text=True, cwd=REPO)
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    ce_ms, core_ms = measure_times([args.ce_config, args.core_config],
+                                   args.device, args.batch, args.size,
+                                   args.steps, args.warmup)
+    results['ce']['step_ms'], results['core']['step_ms'] = ce_ms, core_ms
     report = dict(
         device=_device_name(args.device),
         batch=args.batch,
@@ -136,7 +164,7 @@ def run_pair(args) -> dict:
         steps=args.steps,
         ce=results['ce'],
         core=results['core'],
-        step_time_ratio=results['core']['step_ms'] / results['ce']['step_ms'],
+        step_time_ratio=core_ms / ce_ms,
         peak_memory_ratio=results['core']['peak_mb'] /
         results['ce']['peak_mb'])
     if not args.device.startswith('cuda'):
@@ -144,7 +172,7 @@ def run_pair(args) -> dict:
                           "process's peak RSS")
     print(f"{'':6} {'step ms':>10} {'peak MiB':>10}   "
           f'({report["device"]}, batch {args.batch}, {args.size} px, '
-          f'median of {args.steps})')
+          f'median of {args.steps} interleaved steps)')
     for name in ('ce', 'core'):
         print(f"{name:6} {results[name]['step_ms']:10.1f} "
               f"{results[name]['peak_mb']:10.1f}   {results[name]['config']}")
@@ -216,7 +244,7 @@ def _device_name(device: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='mode', required=True)
-    for mode in ('pair', 'one'):
+    for mode in ('pair', 'memory'):
         p = sub.add_parser(mode)
         if mode == 'pair':
             p.add_argument('ce_config')
@@ -239,9 +267,9 @@ def main() -> None:
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--json', help='also write the report here')
     args = parser.parse_args()
-    if args.mode == 'one':
-        print(json.dumps(measure_one(args.config, args.device, args.batch,
-                                     args.size, args.steps, args.warmup)))
+    if args.mode == 'memory':
+        print(json.dumps(measure_memory(args.config, args.device, args.batch,
+                                        args.size, args.steps)))
         return
     report = run_pair(args) if args.mode == 'pair' else run_scaling(args)
     if args.json:

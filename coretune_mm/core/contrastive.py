@@ -92,15 +92,22 @@ def focal_supcon_loss(z: torch.Tensor,
         # The row max is subtracted inside logsumexp; the anchor itself is
         # excluded from the denominator.
         log_denominator = torch.logsumexp(
-            logits.masked_fill(self_mask, float('-inf')), dim=1, keepdim=True)
-        log_prob = logits - log_denominator
-        weight = (1 - log_prob.exp()).clamp_min(0).pow(gamma)
-        pair_loss = torch.where(positive, -weight * log_prob,
-                                log_prob.new_zeros(()))
-        num_positives = positive.sum(dim=1)
-        if normalize == 'all':
-            per_anchor = pair_loss.sum(dim=1) / num
+            logits.masked_fill(self_mask, float('-inf')), dim=1)
+        # Only positive pairs enter the loss: work on them alone, which keeps
+        # a single dense (N, N) float matrix alive for the backward pass.
+        anchor, other = positive.nonzero(as_tuple=True)
+        log_prob = logits[anchor, other] - log_denominator[anchor]
+        if gamma == 0:
+            pair_loss = -log_prob
         else:
-            per_anchor = pair_loss.sum(dim=1) / num_positives.clamp_min(1)
+            weight = (1 - log_prob.exp()).clamp_min(0)
+            pair_loss = -(weight if gamma == 1 else weight.pow(gamma)) * \
+                log_prob
+        num_positives = positive.sum(dim=1)
+        per_anchor = logits.new_zeros(num).index_add(0, anchor, pair_loss)
+        if normalize == 'all':
+            per_anchor = per_anchor / num
+        else:
+            per_anchor = per_anchor / num_positives.clamp_min(1)
         has_positive = (num_positives > 0).float()
         return (per_anchor * has_positive).sum() / has_positive.sum().clamp_min(1)
