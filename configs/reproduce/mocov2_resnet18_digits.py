@@ -23,6 +23,8 @@ train_dataloader = dict(
     batch_size=64,
     num_workers=2,
     persistent_workers=False,
+    # redefined: the cross-library base adds a _scope_ key collate cannot take
+    collate_fn=dict(_delete_=True, type='default_collate'),
     dataset=dict(
         _delete_=True,
         type='CustomDataset',
