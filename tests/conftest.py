@@ -16,12 +16,9 @@ def _seed():
 
 @pytest.fixture(autouse=True)
 def _default_scope(request):
-    """Build in the host library of the test module (MMEngine's scope)."""
+    """Build in the host library a test module names in ``DEFAULT_SCOPE``."""
     from mmengine.registry import DefaultScope
-    path = str(request.node.fspath)
-    scope = 'mmseg' if any(
-        k in path for k in ('aspp', 'fwiou', 'datasets', 'seg')) else \
-        'mmpretrain'
+    scope = getattr(request.module, 'DEFAULT_SCOPE', 'mmpretrain')
     with DefaultScope.overwrite_default_scope(scope):
         yield
 

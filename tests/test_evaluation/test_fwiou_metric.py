@@ -5,6 +5,8 @@ from mmseg.registry import METRICS
 
 import coretune_mm  # noqa: F401
 
+DEFAULT_SCOPE = 'mmseg'
+
 
 def evaluate(preds, gts, num_classes):
     metric = METRICS.build(dict(type='FWIoUMetric', iou_metrics=['mIoU']))

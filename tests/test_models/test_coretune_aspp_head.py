@@ -7,6 +7,8 @@ from mmseg.structures import SegDataSample
 from mmengine.structures import PixelData
 
 import coretune_mm  # noqa: F401
+
+DEFAULT_SCOPE = 'mmseg'
 from coretune_mm.core import hard_pair_mixup, sample_pixels, shared_generator
 from coretune_mm.models import CoreTuneASPPHead
 

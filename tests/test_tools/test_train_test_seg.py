@@ -10,6 +10,7 @@ import torch
 
 from coretune_mm.utils.demo_data import make_digits_voc
 
+DEFAULT_SCOPE = 'mmseg'
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
