@@ -159,12 +159,11 @@ class CoreTuneClsHead(LinearClsHead):
                 self.contrast_loss(embeddings, sample_targets)
         else:
             samples, sample_targets = features, targets
+        # soft targets stay float32, also under autocast
         if self.smooth_classifier:
-            cls_score = self.fc(samples)
-            cls_target = sample_targets.to(cls_score.dtype)
+            cls_score, cls_target = self.fc(samples), sample_targets
         else:
-            cls_score = self.fc(features)
-            cls_target = targets.to(cls_score.dtype)
+            cls_score, cls_target = self.fc(features), targets
         losses['loss_cls'] = self.loss_module(
             cls_score, cls_target, avg_factor=cls_score.size(0), **kwargs)
         if self.cal_acc:
