@@ -11,6 +11,9 @@
 Runs on 2 CPU cores in well under an hour::
 
     .venv/bin/python tools/reproduce_digits.py
+
+Finished runs are kept (``test.json`` in each work dir) and skipped when the
+script runs again.
 """
 import argparse
 import json
@@ -74,6 +77,19 @@ def pretrain(work_dir: str, epochs: int) -> str:
     return checkpoint
 
 
+def from_checkpoint(config: str, checkpoint: str, work_dir: str) -> str:
+    """A config inheriting ``config`` whose backbone starts from the
+    MMPretrain MoCo-v2 checkpoint (its backbone is under ``backbone.``)."""
+    os.makedirs(work_dir, exist_ok=True)
+    path = osp.join(work_dir, 'finetune_config.py')
+    with open(path, 'w') as f:
+        f.write(f"_base_ = '{osp.join(REPO, config)}'\n"
+                'model = dict(backbone=dict(init_cfg=dict(_delete_=True, '
+                f"type='Pretrained', checkpoint='{osp.join(REPO, checkpoint)}'"
+                ", prefix='backbone.')))\n")
+    return path
+
+
 def finetune(name: str, config: str, data_root: str, checkpoint: str,
              seed: int, epochs: int, work_dir: str, extra=()) -> float:
     out = osp.join(work_dir, 'test.json')
@@ -82,15 +98,13 @@ def finetune(name: str, config: str, data_root: str, checkpoint: str,
             f'train_dataloader.dataset.data_root={data_root}',
             f'val_dataloader.dataset.data_root={data_root}',
             f'test_dataloader.dataset.data_root={data_root}',
-            'model.backbone.init_cfg.type=Pretrained',
-            f'model.backbone.init_cfg.checkpoint={checkpoint}',
-            'model.backbone.init_cfg.prefix=backbone.',
             f'randomness.seed={seed}', f'train_cfg.max_epochs={epochs}',
             f'train_cfg.val_interval={epochs}',
             f'param_scheduler.T_max={epochs}',
             f'default_hooks.checkpoint.interval={epochs}',
             'default_hooks.checkpoint.save_best=None', *extra
         ]
+        config = from_checkpoint(config, checkpoint, work_dir)
         run('tools/train.py', config, '--work-dir', work_dir,
             '--cfg-options', *options)
         run('tools/test.py', config, osp.join(work_dir, f'epoch_{epochs}.pth'),
@@ -124,6 +138,8 @@ def plot(results: dict, path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument(
+        '--ablation-seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--pretrain-epochs', type=int, default=30)
     parser.add_argument('--work-dir', default='work_dirs/repro')
     args = parser.parse_args()
@@ -138,17 +154,17 @@ def main() -> None:
         osp.join(args.work_dir, 'mocov2'), args.pretrain_epochs)
 
     results = {}
-    runs = [(f'{m}, {f} labels', CONFIGS[m], f, ()) for f in fractions
-            for m in ('ce', 'coretune')]
-    runs += [(f'{a}, 10% labels', CONFIGS['coretune'], '10%', extra)
-             for a, extra in ABLATIONS.items()]
-    for name, config, fraction, extra in runs:
+    runs = [(f'{m}, {f} labels', CONFIGS[m], f, (), args.seeds)
+            for f in fractions for m in ('ce', 'coretune')]
+    runs += [(f'{a}, 10% labels', CONFIGS['coretune'], '10%', extra,
+              args.ablation_seeds) for a, extra in ABLATIONS.items()]
+    for name, config, fraction, extra, seeds in runs:
         data_root, epochs = fractions[fraction]
         slug = name.replace(' ', '_').replace(',', '').replace('/', '')
         results[name] = [
             finetune(name, config, data_root, checkpoint, seed, epochs,
                      osp.join(args.work_dir, slug, f'seed{seed}'), extra)
-            for seed in args.seeds
+            for seed in seeds
         ]
 
     os.makedirs('docs', exist_ok=True)
