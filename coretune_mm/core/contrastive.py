@@ -1,10 +1,29 @@
 """Focal supervised contrastive loss (Core-tuning, Eq. 2 of the paper)."""
 import torch
 
-__all__ = ['focal_supcon_loss', 'positive_pair_mask']
+__all__ = [
+    'focal_supcon_loss', 'positive_pair_mask', 'check_focal_supcon_args'
+]
 
 NORMALIZE_MODES = ('all', 'positives')
 PAIR_LABEL_MODES = ('dominant', 'exact')
+
+
+def check_focal_supcon_args(temperature: float = 0.07,
+                            gamma: float = 1.0,
+                            normalize: str = 'all',
+                            pair_label: str = 'dominant') -> None:
+    """Validate the options of :func:`focal_supcon_loss`; raise ValueError."""
+    if not temperature > 0:
+        raise ValueError(f'temperature must be > 0, got {temperature}')
+    if not gamma >= 0:
+        raise ValueError(f'gamma must be >= 0, got {gamma}')
+    if normalize not in NORMALIZE_MODES:
+        raise ValueError(f'normalize must be one of {NORMALIZE_MODES}, '
+                         f'got {normalize!r}')
+    if pair_label not in PAIR_LABEL_MODES:
+        raise ValueError(f'pair_label must be one of {PAIR_LABEL_MODES}, '
+                         f'got {pair_label!r}')
 
 
 def positive_pair_mask(labels: torch.Tensor,
@@ -67,13 +86,7 @@ def focal_supcon_loss(z: torch.Tensor,
     Returns:
         Tensor: float32 scalar.
     """
-    if not temperature > 0:
-        raise ValueError(f'temperature must be > 0, got {temperature}')
-    if not gamma >= 0:
-        raise ValueError(f'gamma must be >= 0, got {gamma}')
-    if normalize not in NORMALIZE_MODES:
-        raise ValueError(f'normalize must be one of {NORMALIZE_MODES}, '
-                         f'got {normalize!r}')
+    check_focal_supcon_args(temperature, gamma, normalize, pair_label)
     if z.dim() != 2:
         raise ValueError(f'z: expected shape (N, d), got {tuple(z.shape)}')
     if labels.size(0) != z.size(0):

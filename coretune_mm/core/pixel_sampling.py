@@ -9,7 +9,16 @@ from typing import Optional
 
 import torch
 
-__all__ = ['sample_pixels']
+__all__ = ['sample_pixels', 'check_sampler_args']
+
+
+def check_sampler_args(max_samples: int = 1024, min_pixels: int = 2) -> None:
+    """Validate the options of :func:`sample_pixels`; raise ValueError."""
+    for name, value in (('max_samples', max_samples), ('min_pixels',
+                                                        min_pixels)):
+        if not (isinstance(value, int) and value > 0):
+            raise ValueError(
+                f'pixel_sampler.{name} must be a positive int, got {value!r}')
 
 
 def _rank_within_groups(keys: torch.Tensor, scores: torch.Tensor,
@@ -56,12 +65,7 @@ def sample_pixels(labels: torch.Tensor,
         raise ValueError('labels and predictions: expected two (N, H, W) '
                          f'maps, got {tuple(labels.shape)} and '
                          f'{tuple(predictions.shape)}')
-    if not (isinstance(max_samples, int) and max_samples > 0):
-        raise ValueError(
-            f'max_samples must be a positive int, got {max_samples!r}')
-    if not (isinstance(min_pixels, int) and min_pixels > 0):
-        raise ValueError(
-            f'min_pixels must be a positive int, got {min_pixels!r}')
+    check_sampler_args(max_samples, min_pixels)
     device = labels.device
     flat_labels = labels.flatten().long()
     valid = torch.nonzero(flat_labels != ignore_index).squeeze(1)

@@ -10,6 +10,7 @@ from coretune_mm.core import (ProjectionHead, check_mixup_args,
                               gather_across_ranks, hard_pair_mixup,
                               sample_pixels, shared_generator,
                               soft_cross_entropy, to_soft_labels)
+from coretune_mm.core.pixel_sampling import check_sampler_args
 
 __all__ = ['PixelCoreTuningMixin']
 
@@ -72,7 +73,7 @@ class PixelCoreTuningMixin:
         self.pixel_sampler = dict(pixel_sampler or {})
         for name, cfg, check in (('mixup', self.mixup, check_mixup_args),
                                  ('pixel_sampler', self.pixel_sampler,
-                                  _check_sampler_args)):
+                                  check_sampler_args)):
             try:
                 check(**cfg)
             except TypeError as err:
@@ -155,11 +156,3 @@ class PixelCoreTuningMixin:
         if self.smooth_classifier:
             losses['loss_mix'] = self.conv_seg.weight.sum() * 0.0
         return losses
-
-
-def _check_sampler_args(max_samples: int = 1024, min_pixels: int = 2) -> None:
-    for name, value in (('max_samples', max_samples), ('min_pixels',
-                                                        min_pixels)):
-        if not (isinstance(value, int) and value > 0):
-            raise ValueError(
-                f'pixel_sampler.{name} must be a positive int, got {value!r}')

@@ -3,7 +3,7 @@ import torch
 import torch.nn as nn
 
 from coretune_mm.core import focal_supcon_loss
-from coretune_mm.core.contrastive import NORMALIZE_MODES, PAIR_LABEL_MODES
+from coretune_mm.core.contrastive import check_focal_supcon_args
 from coretune_mm.registry import register_model
 
 
@@ -35,16 +35,7 @@ class FocalSupConLoss(nn.Module):
                  loss_name: str = 'loss_contrast'):
         super().__init__()
         # Fail at build time rather than at the first iteration.
-        if not temperature > 0:
-            raise ValueError(f'temperature must be > 0, got {temperature}')
-        if not gamma >= 0:
-            raise ValueError(f'gamma must be >= 0, got {gamma}')
-        if normalize not in NORMALIZE_MODES:
-            raise ValueError(f'normalize must be one of {NORMALIZE_MODES}, '
-                             f'got {normalize!r}')
-        if pair_label not in PAIR_LABEL_MODES:
-            raise ValueError(f'pair_label must be one of '
-                             f'{PAIR_LABEL_MODES}, got {pair_label!r}')
+        check_focal_supcon_args(temperature, gamma, normalize, pair_label)
         self.temperature = temperature
         self.gamma = gamma
         self.normalize = normalize
