@@ -2,13 +2,18 @@
 
 1. MoCo-v2 pre-training (MMPretrain's implementation) of a ResNet-18 on the
    digits images that scikit-learn ships, labels unused;
-2. fine-tuning from that checkpoint with the CE and the Core-tuning demo
-   configs on 10 % and 100 % of the training labels, several seeds;
+2. classification: fine-tuning from that checkpoint with the CE and the
+   Core-tuning demo configs on 10 % and 100 % of the training labels,
+   several seeds, top-1 on the held-out split;
 3. the ablations of Core-tuning on the 10 % setting;
-4. top-1 on the held-out split as mean +/- std, written with a plot to
-   ``docs/reproduction.md`` / ``docs/reproduction.png``.
+4. segmentation: DeepLab-V3 with the same ResNet-18 fine-tuned on a
+   generated VOC-format set of digit scenes with the CE and the Core-tuning
+   configs, several seeds, MIoU / FWIoU / MPA;
+5. mean +/- std of every metric, the feature-space ratio that
+   ``FeatureSpaceHook`` logs at test time, tables, JSON and plots, written
+   to ``docs/reproduction*``.
 
-Runs on 2 CPU cores in well under an hour::
+Runs on 2 CPU cores::
 
     .venv/bin/python tools/reproduce_digits.py
 
@@ -16,6 +21,7 @@ Finished runs are kept (``test.json`` in each work dir) and skipped when the
 script runs again.
 """
 import argparse
+import glob
 import json
 import os
 import os.path as osp
@@ -23,23 +29,32 @@ import shutil
 import statistics
 import subprocess
 import sys
+from typing import Dict, List, Sequence
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from coretune_mm.utils.demo_data import make_digits_folder  # noqa: E402
+from coretune_mm.utils.demo_data import (make_digits_folder,  # noqa: E402
+                                         make_digits_voc)
 
 DATA = 'data/repro/digits'
+SEG_DATA = 'data/repro/digits_voc/VOC2012'
 PRETRAIN_CONFIG = 'configs/reproduce/mocov2_resnet18_digits.py'
-CONFIGS = dict(
+CLS_CONFIGS = dict(
     ce='configs/demo/resnet18_ce_digits-folder.py',
     coretune='configs/demo/resnet18_coretune_digits-folder.py')
+SEG_CONFIGS = dict(
+    ce='configs/reproduce/deeplabv3_r18_ce_digits-voc.py',
+    coretune='configs/reproduce/deeplabv3_r18_coretune_digits-voc.py')
 ABLATIONS = {
     'coretune w/o focal weight': ['model.head.contrast_loss.gamma=0.0'],
     'coretune w/o hard positives': ['model.head.mixup.hard_positives=False'],
     'coretune w/o hard negatives': ['model.head.mixup.hard_negatives=False'],
     'coretune w/o smooth classifier': ['model.head.smooth_classifier=False'],
 }
+CLS_METRICS = ['accuracy/top1', 'feature_ratio']
+SEG_METRICS = ['mIoU', 'FWIoU', 'MPA', 'aAcc', 'feature_ratio']
+Results = Dict[str, List[Dict[str, float]]]
 
 
 def run(*cmd: str) -> None:
@@ -90,47 +105,145 @@ def from_checkpoint(config: str, checkpoint: str, work_dir: str) -> str:
     return path
 
 
-def finetune(name: str, config: str, data_root: str, checkpoint: str,
-             seed: int, epochs: int, work_dir: str, extra=()) -> float:
+def test_feature_stats(work_dir: str) -> Dict[str, float]:
+    """What ``FeatureSpaceHook`` logged in the last test run of a work dir
+    (``feature_ratio`` = mean intra-class / mean inter-class distance)."""
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                          'scalars.json')))[::-1]:
+        with open(path) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        stats = {
+            k[len('test/'):]: v
+            for record in records for k, v in record.items()
+            if k.startswith('test/feature_')
+        }
+        if stats:
+            return stats
+    return {}
+
+
+def finetune(config: str, checkpoint: str, work_dir: str,
+             options: Sequence[str]) -> Dict[str, float]:
+    """Train ``config`` from ``checkpoint``, test the last checkpoint and
+    return the test metrics (cached in ``work_dir/test.json``)."""
     out = osp.join(work_dir, 'test.json')
     if not osp.isfile(out):
-        options = [
-            f'train_dataloader.dataset.data_root={data_root}',
-            f'val_dataloader.dataset.data_root={data_root}',
-            f'test_dataloader.dataset.data_root={data_root}',
-            f'randomness.seed={seed}', f'train_cfg.max_epochs={epochs}',
-            f'train_cfg.val_interval={epochs}',
-            f'param_scheduler.T_max={epochs}',
-            f'default_hooks.checkpoint.interval={epochs}',
-            'default_hooks.checkpoint.save_best=None', *extra
-        ]
         config = from_checkpoint(config, checkpoint, work_dir)
         run('tools/train.py', config, '--work-dir', work_dir,
             '--cfg-options', *options)
-        run('tools/test.py', config, osp.join(work_dir, f'epoch_{epochs}.pth'),
-            '--work-dir', work_dir, '--out', out, '--cfg-options', *options)
+        with open(osp.join(work_dir, 'last_checkpoint')) as f:
+            last = f.read().strip()
+        run('tools/test.py', config, last, '--work-dir', work_dir, '--out',
+            out, '--cfg-options', *options)
     with open(out) as f:
-        top1 = json.load(f)['accuracy/top1']
-    print(f'{name}, seed {seed}: top-1 {top1:.2f}', flush=True)
-    return top1
+        metrics = json.load(f)
+    metrics.update(test_feature_stats(work_dir))
+    return metrics
 
 
-def plot(results: dict, path: str) -> None:
+def cls_options(data_root: str, seed: int, epochs: int) -> List[str]:
+    return [
+        f'train_dataloader.dataset.data_root={data_root}',
+        f'val_dataloader.dataset.data_root={data_root}',
+        f'test_dataloader.dataset.data_root={data_root}',
+        f'randomness.seed={seed}', f'train_cfg.max_epochs={epochs}',
+        f'train_cfg.val_interval={epochs}', f'param_scheduler.T_max={epochs}',
+        f'default_hooks.checkpoint.interval={epochs}',
+        'default_hooks.checkpoint.save_best=None'
+    ]
+
+
+def slug(name: str) -> str:
+    return name.replace(' ', '_').replace(',', '').replace('/', '')
+
+
+def table(results: Results, metrics: Sequence[str]) -> str:
+    """Markdown: mean +/- std (population) of each metric, and the first
+    metric per seed."""
+    head = ['run'] + [m.split('/')[-1] for m in metrics] + [
+        f'{metrics[0].split("/")[-1]} per seed'
+    ]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + ' --- |' * len(head)]
+    for name, runs in results.items():
+        cells = [name]
+        for metric in metrics:
+            values = [r[metric] for r in runs if metric in r]
+            digits = 3 if metric == 'feature_ratio' else 2
+            cells.append(f'{statistics.mean(values):.{digits}f} +/- '
+                         f'{statistics.pstdev(values):.{digits}f}'
+                         if values else '-')
+        cells.append(', '.join(f'{r[metrics[0]]:.2f}' for r in runs))
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def plot(cls: Results, seg: Results, path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    names = list(results)
-    means = [statistics.mean(results[n]) for n in names]
-    stds = [statistics.pstdev(results[n]) for n in names]
-    fig, ax = plt.subplots(figsize=(8, 3.5), dpi=100)
-    ax.barh(range(len(names)), means, xerr=stds, color=[
-        'tab:blue' if 'ce' in n.split(',')[0] else 'tab:orange'
-        for n in names
-    ])
-    ax.set_yticks(range(len(names)), names, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlim(min(means) - 10, 100)
-    ax.set_xlabel('top-1 (%) on the held-out digits, mean +/- std over seeds')
+
+    def colour(name):
+        return 'tab:blue' if name.startswith('ce') else 'tab:orange'
+
+    panels = [p for p in (cls, seg) if p]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(6 * len(panels), 3.8), dpi=100,
+        squeeze=False)
+    if cls:
+        ax = axes[0, 0]
+        names = list(cls)
+        values = [[r['accuracy/top1'] for r in cls[n]] for n in names]
+        means = [statistics.mean(v) for v in values]
+        ax.barh(range(len(names)), means,
+                xerr=[statistics.pstdev(v) for v in values],
+                color=[colour(n) for n in names])
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(min(means) - 10, 100)
+        ax.set_xlabel('top-1 (%), held-out digits, mean +/- std')
+        ax.set_title('classification (ResNet-18, MoCo-v2)', fontsize=9)
+    if seg:
+        ax = axes[0, len(panels) - 1]
+        metrics = SEG_METRICS[:3]
+        width = 0.8 / len(seg)
+        for i, (name, runs) in enumerate(seg.items()):
+            values = [[r[m] for r in runs] for m in metrics]
+            ax.bar([j + i * width for j in range(len(metrics))],
+                   [statistics.mean(v) for v in values], width,
+                   yerr=[statistics.pstdev(v) for v in values],
+                   color=colour(name), label=name)
+        ax.set_xticks([j + width * (len(seg) - 1) / 2
+                       for j in range(len(metrics))], metrics)
+        ax.set_ylabel('%, mean +/- std over seeds')
+        ax.set_ylim(0, 100)
+        ax.legend(fontsize=8)
+        ax.set_title('segmentation (DeepLab-V3 R18, digit scenes)',
+                     fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, bbox_inches='tight')
+    plt.close(fig)
+
+
+def feature_figure(work_dirs: Dict[str, str], path: str) -> None:
+    """The test-set scatters of ``FeatureSpaceHook`` side by side."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    images = {}
+    for name, work_dir in work_dirs.items():
+        found = sorted(glob.glob(osp.join(work_dir, 'feature_space',
+                                          'test_iter_*.png')))
+        if found:
+            images[name] = plt.imread(found[-1])
+    if not images:
+        return
+    fig, axes = plt.subplots(
+        1, len(images), figsize=(5 * len(images), 5), dpi=100, squeeze=False)
+    for ax, (name, image) in zip(axes[0], images.items()):
+        ax.imshow(image)
+        ax.set_title(name)
+        ax.axis('off')
+    fig.tight_layout()
     fig.savefig(path, bbox_inches='tight')
     plt.close(fig)
 
@@ -140,48 +253,75 @@ def main() -> None:
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument(
         '--ablation-seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--pretrain-epochs', type=int, default=30)
+    parser.add_argument('--pretrain-epochs', type=int, default=20)
+    parser.add_argument(
+        '--tasks', nargs='+', choices=['cls', 'seg'], default=['cls', 'seg'])
     parser.add_argument('--work-dir', default='work_dirs/repro')
     args = parser.parse_args()
     os.chdir(REPO)
 
     make_digits_folder(DATA)
-    fractions = {
-        '100%': (DATA, 4),
-        '10%': (label_subset(DATA, 'data/repro/digits10', 10), 30),
-    }
     checkpoint = pretrain(
         osp.join(args.work_dir, 'mocov2'), args.pretrain_epochs)
 
-    results = {}
-    runs = [(f'{m}, {f} labels', CONFIGS[m], f, (), args.seeds)
-            for f in fractions for m in ('ce', 'coretune')]
-    runs += [(f'{a}, 10% labels', CONFIGS['coretune'], '10%', extra,
-              args.ablation_seeds) for a, extra in ABLATIONS.items()]
-    for name, config, fraction, extra, seeds in runs:
-        data_root, epochs = fractions[fraction]
-        slug = name.replace(' ', '_').replace(',', '').replace('/', '')
-        results[name] = [
-            finetune(name, config, data_root, checkpoint, seed, epochs,
-                     osp.join(args.work_dir, slug, f'seed{seed}'), extra)
-            for seed in seeds
-        ]
+    cls: Results = {}
+    if 'cls' in args.tasks:
+        fractions = {
+            '100%': (DATA, 4),
+            '10%': (label_subset(DATA, 'data/repro/digits10', 10), 30),
+        }
+        runs = [(f'{m}, {f} labels', CLS_CONFIGS[m], f, (), args.seeds)
+                for f in fractions for m in ('ce', 'coretune')]
+        runs += [(f'{a}, 10% labels', CLS_CONFIGS['coretune'], '10%', extra,
+                  args.ablation_seeds) for a, extra in ABLATIONS.items()]
+        for name, config, fraction, extra, seeds in runs:
+            data_root, epochs = fractions[fraction]
+            cls[name] = []
+            for seed in seeds:
+                metrics = finetune(
+                    config, checkpoint,
+                    osp.join(args.work_dir, slug(name), f'seed{seed}'),
+                    cls_options(data_root, seed, epochs) + list(extra))
+                print(f'{name}, seed {seed}: top-1 '
+                      f'{metrics["accuracy/top1"]:.2f}', flush=True)
+                cls[name].append(metrics)
+
+    seg: Results = {}
+    if 'seg' in args.tasks:
+        make_digits_voc(SEG_DATA, num_train=400, num_val=100, seed=0)
+        for method, config in SEG_CONFIGS.items():
+            name = f'{method}, digit scenes'
+            seg[name] = []
+            for seed in args.seeds:
+                metrics = finetune(
+                    config, checkpoint,
+                    osp.join(args.work_dir, 'seg_' + method, f'seed{seed}'),
+                    [f'randomness.seed={seed}'])
+                print(f'{name}, seed {seed}: mIoU {metrics["mIoU"]:.2f}',
+                      flush=True)
+                seg[name].append(metrics)
 
     os.makedirs('docs', exist_ok=True)
-    plot(results, 'docs/reproduction.png')
+    plot(cls, seg, 'docs/reproduction.png')
+    if cls:
+        feature_figure(
+            {
+                f'{m}, 10% labels, seed {args.seeds[0]}': osp.join(
+                    args.work_dir, slug(f'{m}, 10% labels'),
+                    f'seed{args.seeds[0]}')
+                for m in CLS_CONFIGS
+            }, 'docs/reproduction_features.png')
     with open('docs/reproduction.json', 'w') as f:
-        json.dump(results, f, indent=2)
-    lines = [
-        '| run | top-1 (mean +/- std) | per seed |', '| --- | --- | --- |'
-    ]
-    for name, values in results.items():
-        lines.append(f'| {name} | {statistics.mean(values):.2f} +/- '
-                     f'{statistics.pstdev(values):.2f} | ' +
-                     ', '.join(f'{v:.2f}' for v in values) + ' |')
-    table = '\n'.join(lines)
-    print(table)
+        json.dump(dict(classification=cls, segmentation=seg), f, indent=2)
+    tables = []
+    if cls:
+        tables.append(table(cls, CLS_METRICS))
+    if seg:
+        tables.append(table(seg, SEG_METRICS))
+    text = '\n\n'.join(tables)
+    print(text)
     with open('docs/reproduction_table.md', 'w') as f:
-        f.write(table + '\n')
+        f.write(text + '\n')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,33 @@
+# Segmentation part of the small reproduction (tools/reproduce_digits.py):
+# the segmentation demo with the ResNet-18 of the MoCo-v2 digits checkpoint
+# (configs/reproduce/mocov2_resnet18_digits.py), on a larger generated
+# digit-scene set. The script sets the backbone's init_cfg to the checkpoint.
+_base_ = '../demo/deeplabv3_r50_coretune_digits-voc.py'
+
+data_root = 'data/repro/digits_voc/VOC2012'
+max_iters = 600
+
+model = dict(
+    backbone=dict(depth=18),
+    decode_head=dict(
+        in_channels=512,
+        # 8x8 feature maps: ASPP's VOC rates (12, 24, 36) would only see
+        # the centre tap
+        dilations=(1, 2, 4, 6),
+        channels=128,
+        projector=dict(hidden_channels=128, out_channels=128)),
+    auxiliary_head=dict(in_channels=256, channels=64))
+
+train_dataloader = dict(
+    batch_size=8, num_workers=2, dataset=dict(data_root=data_root))
+val_dataloader = dict(
+    batch_size=8, num_workers=2, dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+
+param_scheduler = [
+    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(
+    logger=dict(interval=50), checkpoint=dict(interval=max_iters))

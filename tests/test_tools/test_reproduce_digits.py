@@ -1,0 +1,71 @@
+"""The reporting helpers of tools/reproduce_digits.py."""
+import importlib.util
+import json
+import os.path as osp
+import statistics
+
+import numpy as np
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location(
+        'reproduce_digits', osp.join(REPO, 'tools', 'reproduce_digits.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_table_reports_population_mean_and_std():
+    script = load_script()
+    runs = [{'mIoU': v, 'feature_ratio': r}
+            for v, r in ((50.0, 0.2), (60.0, 0.4), (70.0, 0.3))]
+    text = script.table({'ce, x': runs}, ['mIoU', 'feature_ratio'])
+    row = text.splitlines()[2]
+    std = float(np.std([50.0, 60.0, 70.0]))  # numpy's default is population
+    assert f'60.00 +/- {std:.2f}' in row
+    assert f'{statistics.mean([0.2, 0.4, 0.3]):.3f} +/- ' \
+           f'{float(np.std([0.2, 0.4, 0.3])):.3f}' in row
+    assert row.endswith('| 50.00, 60.00, 70.00 |')
+    assert text.splitlines()[0].startswith('| run | mIoU | feature_ratio |')
+
+
+def test_table_marks_missing_metrics():
+    script = load_script()
+    text = script.table({'a': [{'accuracy/top1': 90.0}]},
+                        ['accuracy/top1', 'feature_ratio'])
+    assert text.splitlines()[0].startswith('| run | top1 |')
+    assert '| a | 90.00 +/- 0.00 | - | 90.00 |' in text
+
+
+def test_feature_stats_come_from_the_last_test_run(tmp_path):
+    script = load_script()
+    for stamp, ratio in (('20260101_000000', 0.9), ('20260102_000000', 0.25),
+                         ('20260103_000000', None)):
+        vis = tmp_path / stamp / 'vis_data'
+        vis.mkdir(parents=True)
+        # a training run logs no test scalars and must be skipped
+        record = {'loss': 1.0, 'step': 1} if ratio is None else {
+            'test/feature_ratio': ratio, 'test/feature_intra': 0.1,
+            'step': 0}
+        (vis / 'scalars.json').write_text(json.dumps(record) + '\n')
+    stats = script.test_feature_stats(str(tmp_path))
+    assert stats == {'feature_ratio': 0.25, 'feature_intra': 0.1}
+    assert script.test_feature_stats(str(tmp_path / 'none')) == {}
+
+
+def test_label_subset_keeps_every_kth_training_image(tmp_path):
+    script = load_script()
+    src = tmp_path / 'src'
+    for split, count in (('train', 25), ('val', 4)):
+        folder = src / split / '3'
+        folder.mkdir(parents=True)
+        for i in range(count):
+            (folder / f'{i:04d}.png').write_bytes(b'x')
+    dst = script.label_subset(str(src), str(tmp_path / 'dst'), 10)
+    assert sorted(p.name for p in (tmp_path / 'dst/train/3').iterdir()) == [
+        '0000.png', '0010.png', '0020.png'
+    ]
+    assert len(list((tmp_path / 'dst/val/3').iterdir())) == 4
+    assert dst == str(tmp_path / 'dst')
