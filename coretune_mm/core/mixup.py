@@ -33,6 +33,10 @@ def to_soft_labels(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
 
     Returns:
         Tensor: float soft labels of shape (N, C).
+
+    Raises:
+        ValueError: On a wrong shape, or (CPU tensors) an index outside
+            ``[0, num_classes)``.
     """
     if labels.dim() == 2:
         if labels.size(1) != num_classes:
@@ -42,7 +46,11 @@ def to_soft_labels(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     if labels.dim() != 1:
         raise ValueError('labels: expected class indices (N, ) or soft '
                          f'labels (N, C), got shape {tuple(labels.shape)}')
-    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+    # The range check reads the labels on the host: done on the CPU only.
+    # On an accelerator ``F.one_hot`` with ``num_classes`` reports an
+    # out-of-range index through a device-side assert, without a sync.
+    if labels.device.type == 'cpu' and labels.numel() and (
+            labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f'labels: class indices must lie in [0, '
                          f'{num_classes}), got [{int(labels.min())}, '
                          f'{int(labels.max())}]')
