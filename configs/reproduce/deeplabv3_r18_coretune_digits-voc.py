@@ -5,7 +5,7 @@
 _base_ = '../demo/deeplabv3_r50_coretune_digits-voc.py'
 
 data_root = 'data/repro/digits_voc/VOC2012'
-max_iters = 600
+max_iters = 500
 
 model = dict(
     backbone=dict(depth=18),
