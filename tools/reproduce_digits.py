@@ -38,7 +38,11 @@ from coretune_mm.utils.demo_data import (make_digits_folder,  # noqa: E402
                                          make_digits_voc)
 
 DATA = 'data/repro/digits'
-SEG_DATA = 'data/repro/digits_voc/VOC2012'
+SEG_DATA = 'data/repro/digit_scenes/VOC2012'
+# 32 px digits (the pre-training scale), thick masks, at most 2 per scene
+SEG_SCENES = dict(
+    num_train=1000, num_val=200, digit_size=32, max_digits=2,
+    mask_threshold=0.3, seed=0)
 PRETRAIN_CONFIG = 'configs/reproduce/mocov2_resnet18_digits.py'
 CLS_CONFIGS = dict(
     ce='configs/demo/resnet18_ce_digits-folder.py',
@@ -288,7 +292,7 @@ def main() -> None:
 
     seg: Results = {}
     if 'seg' in args.tasks:
-        make_digits_voc(SEG_DATA, num_train=400, num_val=100, seed=0)
+        make_digits_voc(SEG_DATA, **SEG_SCENES)
         for method, config in SEG_CONFIGS.items():
             name = f'{method}, digit scenes'
             seg[name] = []

@@ -86,6 +86,7 @@ def make_digits_voc(root: str,
                     canvas: int = 64,
                     digit_size: int = 24,
                     max_digits: int = 3,
+                    mask_threshold: float = 0.5,
                     seed: int = 0) -> str:
     """Write a PASCAL-VOC-format scene dataset of handwritten digits.
 
@@ -104,11 +105,17 @@ def make_digits_voc(root: str,
         canvas (int): Image side. Defaults to 64.
         digit_size (int): Digit side. Defaults to 24.
         max_digits (int): Most digits per image. Defaults to 3.
+        mask_threshold (float): A pixel belongs to a digit where its ink
+            (0..1) exceeds this; lower values give thicker masks. Defaults
+            to 0.5.
         seed (int): Random seed. Defaults to 0.
 
     Returns:
         str: ``root``.
     """
+    if not 0 <= mask_threshold < 1:
+        raise ValueError(
+            f'mask_threshold must lie in [0, 1), got {mask_threshold}')
     if digit_size > canvas:
         raise ValueError(f'digit_size ({digit_size}) must not exceed canvas '
                          f'({canvas})')
@@ -132,7 +139,7 @@ def make_digits_voc(root: str,
             window = (slice(y, y + digit_size), slice(x, x + digit_size))
             image[window] = image[window] * (1 - ink[..., None]) + \
                 colour * ink[..., None]
-            mask = ink > 0.5
+            mask = ink > mask_threshold
             ring = _dilate(mask) & ~mask
             label[window][ring] = 255
             label[window][mask] = labels[k] + 1
