@@ -1,8 +1,9 @@
 # Segmentation part of the small reproduction (tools/reproduce_digits.py):
 # the segmentation demo with the ResNet-18 of the MoCo-v2 digits checkpoint
-# (configs/reproduce/mocov2_resnet18_digits.py), on a larger generated
-# digit-scene set (larger digits and masks than the demo's, see
-# tools/reproduce_digits.py). The script sets the backbone's init_cfg to the checkpoint.
+# (configs/reproduce/mocov2_resnet18_digits.py) on a larger generated
+# digit-scene set, with larger digits and thicker masks than the demo's (see
+# SEG_SCENES there). The script points the backbone's init_cfg at the
+# checkpoint.
 _base_ = '../demo/deeplabv3_r50_coretune_digits-voc.py'
 
 data_root = 'data/repro/digit_scenes/VOC2012'
