@@ -13,7 +13,8 @@
    ``FeatureSpaceHook`` logs at test time, tables, JSON and plots, written
    to ``docs/reproduction*``.
 
-Runs on 2 CPU cores::
+Runs on 2 CPU cores in about two hours (``--tasks cls`` or ``--tasks seg``
+for one part)::
 
     .venv/bin/python tools/reproduce_digits.py
 
