@@ -135,22 +135,20 @@ class FeatureSpaceHook(Hook):
         return path
 
     # -- MMEngine hook points ------------------------------------------------
-    def before_val_epoch(self, runner) -> None:
-        self._start(runner)
+    # ``Hook``'s val and test methods all dispatch to these with their mode.
+    def _before_epoch(self, runner, mode: str = 'train') -> None:
+        if mode != 'train':
+            self._start(runner)
 
-    def after_val_iter(self, runner, batch_idx, data_batch=None,
-                       outputs=None) -> None:
-        self._collect(outputs)
+    def _after_iter(self,
+                    runner,
+                    batch_idx: int,
+                    data_batch=None,
+                    outputs=None,
+                    mode: str = 'train') -> None:
+        if mode != 'train':
+            self._collect(outputs)
 
-    def after_val_epoch(self, runner, metrics=None) -> None:
-        self._finish(runner, 'val')
-
-    def before_test_epoch(self, runner) -> None:
-        self._start(runner)
-
-    def after_test_iter(self, runner, batch_idx, data_batch=None,
-                        outputs=None) -> None:
-        self._collect(outputs)
-
-    def after_test_epoch(self, runner, metrics=None) -> None:
-        self._finish(runner, 'test')
+    def _after_epoch(self, runner, mode: str = 'train') -> None:
+        if mode != 'train':
+            self._finish(runner, mode)
