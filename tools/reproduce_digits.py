@@ -6,20 +6,23 @@
    Core-tuning demo configs on 10 % and 100 % of the training labels,
    several seeds, top-1 on the held-out split;
 3. the ablations of Core-tuning on the 10 % setting;
-4. segmentation: DeepLab-V3 with the same ResNet-18 fine-tuned on a
-   generated VOC-format set of digit scenes with the CE and the Core-tuning
-   configs, several seeds, MIoU / FWIoU / MPA;
-5. mean +/- std of every metric, the feature-space ratio that
-   ``FeatureSpaceHook`` logs at test time, tables, JSON and plots, written
-   to ``docs/reproduction*``.
+4. segmentation evidence: DeepLab-V3 with the same ResNet-18 on generated
+   VOC-format digit scenes, CE and each pixel Core-tuning variant of
+   ``SEG_VARIANTS`` with the same seeds (5 by default; one CE run per seed,
+   shared by all variants), evaluated on 200 validation scenes (to choose
+   on) and 1000 held-out test scenes (to report on); paired differences
+   (variant minus CE, mean +/- standard error) of mIoU, FWIoU, MPA, aAcc
+   and background IoU, written to ``docs/seg_evidence.{md,json,png}``;
+5. classification: mean +/- std of every metric, the feature-space ratio
+   that ``FeatureSpaceHook`` logs at test time, tables, JSON and plots,
+   written to ``docs/reproduction*``.
 
-Runs on 2 CPU cores in about two hours (``--tasks cls`` or ``--tasks seg``
-for one part)::
+One part at a time (``--tasks cls`` or ``--tasks seg``)::
 
-    .venv/bin/python tools/reproduce_digits.py
+    .venv/bin/python tools/reproduce_digits.py --tasks seg --jobs 2
 
-Finished runs are kept (``test.json`` in each work dir) and skipped when the
-script runs again.
+Finished runs are kept (``test.json`` / ``val.json`` in each work dir) and
+skipped when the script runs again.
 """
 import argparse
 import glob
@@ -30,20 +33,25 @@ import shutil
 import statistics
 import subprocess
 import sys
-from typing import Dict, List, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Sequence
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from coretune_mm.evaluation.paired import paired_difference  # noqa: E402
 from coretune_mm.utils.demo_data import (make_digits_folder,  # noqa: E402
                                          make_digits_voc)
 
 DATA = 'data/repro/digits'
 SEG_DATA = 'data/repro/digit_scenes/VOC2012'
-# 32 px digits (the pre-training scale), thick masks, at most 2 per scene
+# 32 px digits (the pre-training scale), thick masks, at most 2 per scene;
+# 200 validation scenes to choose on, 1000 held-out test scenes to report on
 SEG_SCENES = dict(
-    num_train=1000, num_val=200, digit_size=32, max_digits=2,
+    num_train=1000, num_val=200, num_test=1000, digit_size=32, max_digits=2,
     mask_threshold=0.3, seed=0)
+SEG_SPLITS = dict(
+    val='ImageSets/Segmentation/val.txt', test='ImageSets/Segmentation/test.txt')
 PRETRAIN_CONFIG = 'configs/reproduce/mocov2_resnet18_digits.py'
 CLS_CONFIGS = dict(
     ce='configs/demo/resnet18_ce_digits-folder.py',
@@ -58,16 +66,37 @@ ABLATIONS = {
     'coretune w/o smooth classifier': ['model.head.smooth_classifier=False'],
 }
 CLS_METRICS = ['accuracy/top1', 'feature_ratio']
-SEG_METRICS = ['mIoU', 'FWIoU', 'MPA', 'aAcc', 'feature_ratio']
+SEG_METRICS = ['mIoU', 'FWIoU', 'MPA', 'aAcc', 'IoU.background']
+# Each variant spells out every option it depends on, so that the table does
+# not change meaning when a default does. 'ce' is the shared baseline.
+_CORE = 'model.decode_head.'
+SEG_VARIANTS = {
+    'ce': ('ce', []),
+    'contrast only': ('coretune', [_CORE + 'smooth_classifier=False']),
+    'smooth classifier, prior-corrected': (
+        'coretune', [_CORE + 'smooth_classifier=True',
+                     _CORE + 'prior_correction=True']),
+    'smooth classifier, prior-corrected, detached': (
+        'coretune', [_CORE + 'smooth_classifier=True',
+                     _CORE + 'prior_correction=True',
+                     _CORE + 'mix_detach=True']),
+    'smooth classifier, uncorrected (first design)': (
+        'coretune', [_CORE + 'smooth_classifier=True',
+                     _CORE + 'prior_correction=False']),
+}
 Results = Dict[str, List[Dict[str, float]]]
 
 
-def run(*cmd: str) -> None:
+def run(*cmd: str, threads: Optional[int] = None) -> None:
     print('+', ' '.join(cmd), flush=True)
+    env = dict(os.environ)
+    if threads:
+        env['OMP_NUM_THREADS'] = str(threads)
     subprocess.run(
         [sys.executable, *cmd],
         check=True,
         cwd=REPO,
+        env=env,
         stdout=subprocess.DEVNULL)
 
 
@@ -146,6 +175,125 @@ def finetune(config: str, checkpoint: str, work_dir: str,
     return metrics
 
 
+def finetune_seg(config: str, checkpoint: str, work_dir: str,
+                 options: Sequence[str],
+                 threads: Optional[int] = None) -> Dict[str, Dict[str, float]]:
+    """Train a segmentation config once (no validation during training),
+    then evaluate the last checkpoint on each split of ``SEG_SPLITS``.
+    Returns ``{split: metrics}``, cached in ``work_dir/<split>.json``."""
+    results = {}
+    config_path = osp.join(work_dir, 'finetune_config.py')
+    last_file = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(last_file):
+        config_path = from_checkpoint(config, checkpoint, work_dir)
+        run('tools/train.py', config_path, '--work-dir', work_dir,
+            '--cfg-options', *options, 'train_cfg.val_interval=100000',
+            threads=threads)
+    with open(last_file) as f:
+        last = f.read().strip()
+    for split, ann_file in SEG_SPLITS.items():
+        out = osp.join(work_dir, f'{split}.json')
+        if not osp.isfile(out):
+            run('tools/test.py', config_path, last, '--work-dir', work_dir,
+                '--out', out, '--cfg-options', *options,
+                f'test_dataloader.dataset.ann_file={ann_file}',
+                'test_evaluator.classwise=True', threads=threads)
+        with open(out) as f:
+            results[split] = json.load(f)
+    return results
+
+
+def seg_evidence(checkpoint: str, work_dir: str, variants: Sequence[str],
+                 seeds: Sequence[int], jobs: int) -> dict:
+    """Every variant (and CE) for every seed; returns
+    ``{variant: {split: [metrics per seed]}}``."""
+    names = ['ce'] + [v for v in variants if v != 'ce']
+    tasks = [(name, seed) for seed in seeds for name in names]
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+
+    def one(task):
+        name, seed = task
+        method, extra = SEG_VARIANTS[name]
+        return task, finetune_seg(
+            SEG_CONFIGS[method], checkpoint,
+            osp.join(work_dir, 'seg', slug(name), f'seed{seed}'),
+            [f'randomness.seed={seed}'] + list(extra), threads)
+
+    done = {}
+    with ThreadPoolExecutor(jobs) as pool:
+        for (name, seed), metrics in pool.map(one, tasks):
+            print(f'{name}, seed {seed}: test mIoU '
+                  f'{metrics["test"]["mIoU"]:.2f}', flush=True)
+            done[name, seed] = metrics
+    return {
+        name: {
+            split: [done[name, seed][split] for seed in seeds]
+            for split in SEG_SPLITS
+        }
+        for name in names
+    }
+
+
+def paired_table(results: dict, split: str, metrics: Sequence[str]) -> str:
+    """Markdown: CE's mean, then each variant's paired difference to CE
+    (mean +/- standard error over seeds) for every metric."""
+    base = results['ce'][split]
+    n = len(base)
+    lines = [
+        '| run | ' + ' | '.join(metrics) + ' |',
+        '|' + ' --- |' * (len(metrics) + 1),
+        '| CE (mean) | ' + ' | '.join(
+            f'{statistics.mean(r[m] for r in base):.2f}' for m in metrics) +
+        ' |'
+    ]
+    for name, by_split in results.items():
+        if name == 'ce':
+            continue
+        cells = []
+        for metric in metrics:
+            diff = paired_difference([r[metric] for r in base],
+                                     [r[metric] for r in by_split[split]])
+            cells.append(f'{diff["mean"]:+.2f} +/- {diff["se"]:.2f}')
+        lines.append(f'| {name} minus CE | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + f'\n\n({n} paired seeds, {split} scenes)'
+
+
+def paired_plot(results: dict, metrics: Sequence[str], path: str) -> None:
+    """Per-seed paired differences (dots) and their mean +/- s.e. (bars),
+    one panel per split."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    variants = [n for n in results if n != 'ce']
+    fig, axes = plt.subplots(
+        1, len(SEG_SPLITS), figsize=(7 * len(SEG_SPLITS), 4), dpi=100,
+        squeeze=False)
+    width = 0.8 / max(len(variants), 1)
+    for ax, split in zip(axes[0], SEG_SPLITS):
+        base = results['ce'][split]
+        for i, name in enumerate(variants):
+            xs = [j + (i - (len(variants) - 1) / 2) * width
+                  for j in range(len(metrics))]
+            for x, metric in zip(xs, metrics):
+                diffs = [v[metric] - b[metric]
+                         for b, v in zip(base, results[name][split])]
+                stats = paired_difference([b[metric] for b in base],
+                                          [v[metric] for v in
+                                           results[name][split]])
+                ax.bar(x, stats['mean'], width, yerr=stats['se'],
+                       color=f'C{i}', alpha=0.6,
+                       label=name if metric == metrics[0] else None)
+                ax.plot([x] * len(diffs), diffs, 'k.', markersize=3)
+        ax.axhline(0, color='k', linewidth=0.8)
+        ax.set_xticks(range(len(metrics)), metrics)
+        ax.set_ylabel('variant minus CE (points), same seed')
+        ax.set_title(f'{split} scenes, {len(base)} seeds', fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, bbox_inches='tight')
+    plt.close(fig)
+
+
 def cls_options(data_root: str, seed: int, epochs: int) -> List[str]:
     return [
         f'train_dataloader.dataset.data_root={data_root}',
@@ -182,48 +330,25 @@ def table(results: Results, metrics: Sequence[str]) -> str:
     return '\n'.join(lines)
 
 
-def plot(cls: Results, seg: Results, path: str) -> None:
+def plot(cls: Results, path: str) -> None:
+    """Classification: top-1 mean +/- std of every run."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    def colour(name):
-        return 'tab:blue' if name.startswith('ce') else 'tab:orange'
-
-    panels = [p for p in (cls, seg) if p]
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(6 * len(panels), 3.8), dpi=100,
-        squeeze=False)
-    if cls:
-        ax = axes[0, 0]
-        names = list(cls)
-        values = [[r['accuracy/top1'] for r in cls[n]] for n in names]
-        means = [statistics.mean(v) for v in values]
-        ax.barh(range(len(names)), means,
-                xerr=[statistics.pstdev(v) for v in values],
-                color=[colour(n) for n in names])
-        ax.set_yticks(range(len(names)), names, fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlim(min(means) - 10, 100)
-        ax.set_xlabel('top-1 (%), held-out digits, mean +/- std')
-        ax.set_title('classification (ResNet-18, MoCo-v2)', fontsize=9)
-    if seg:
-        ax = axes[0, len(panels) - 1]
-        metrics = SEG_METRICS[:3]
-        width = 0.8 / len(seg)
-        for i, (name, runs) in enumerate(seg.items()):
-            values = [[r[m] for r in runs] for m in metrics]
-            ax.bar([j + i * width for j in range(len(metrics))],
-                   [statistics.mean(v) for v in values], width,
-                   yerr=[statistics.pstdev(v) for v in values],
-                   color=colour(name), label=name)
-        ax.set_xticks([j + width * (len(seg) - 1) / 2
-                       for j in range(len(metrics))], metrics)
-        ax.set_ylabel('%, mean +/- std over seeds')
-        ax.set_ylim(0, 100)
-        ax.legend(fontsize=8)
-        ax.set_title('segmentation (DeepLab-V3 R18, digit scenes)',
-                     fontsize=9)
+    fig, ax = plt.subplots(figsize=(6, 3.8), dpi=100)
+    names = list(cls)
+    values = [[r['accuracy/top1'] for r in cls[n]] for n in names]
+    means = [statistics.mean(v) for v in values]
+    ax.barh(range(len(names)), means,
+            xerr=[statistics.pstdev(v) for v in values],
+            color=['tab:blue' if n.startswith('ce') else 'tab:orange'
+                   for n in names])
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(min(means) - 10, 100)
+    ax.set_xlabel('top-1 (%), held-out digits, mean +/- std')
+    ax.set_title('classification (ResNet-18, MoCo-v2)', fontsize=9)
     fig.tight_layout()
     fig.savefig(path, bbox_inches='tight')
     plt.close(fig)
@@ -262,6 +387,14 @@ def main() -> None:
     parser.add_argument(
         '--tasks', nargs='+', choices=['cls', 'seg'], default=['cls', 'seg'])
     parser.add_argument('--work-dir', default='work_dirs/repro')
+    parser.add_argument(
+        '--seg-seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    parser.add_argument(
+        '--seg-variants', nargs='+', choices=list(SEG_VARIANTS),
+        default=list(SEG_VARIANTS))
+    parser.add_argument(
+        '--jobs', type=int, default=1,
+        help='fine-tunings run side by side (the cores are shared)')
     args = parser.parse_args()
     os.chdir(REPO)
 
@@ -291,23 +424,25 @@ def main() -> None:
                       f'{metrics["accuracy/top1"]:.2f}', flush=True)
                 cls[name].append(metrics)
 
-    seg: Results = {}
+    os.makedirs('docs', exist_ok=True)
     if 'seg' in args.tasks:
         make_digits_voc(SEG_DATA, **SEG_SCENES)
-        for method, config in SEG_CONFIGS.items():
-            name = f'{method}, digit scenes'
-            seg[name] = []
-            for seed in args.seeds:
-                metrics = finetune(
-                    config, checkpoint,
-                    osp.join(args.work_dir, 'seg_' + method, f'seed{seed}'),
-                    [f'randomness.seed={seed}'])
-                print(f'{name}, seed {seed}: mIoU {metrics["mIoU"]:.2f}',
-                      flush=True)
-                seg[name].append(metrics)
+        seg = seg_evidence(checkpoint, args.work_dir, args.seg_variants,
+                           args.seg_seeds, args.jobs)
+        with open('docs/seg_evidence.json', 'w') as f:
+            json.dump(seg, f, indent=2)
+        metrics = SEG_METRICS
+        text = '\n\n'.join(
+            f'### {split} scenes\n\n' + paired_table(seg, split, metrics)
+            for split in SEG_SPLITS)
+        print(text)
+        with open('docs/seg_evidence.md', 'w') as f:
+            f.write(text + '\n')
+        paired_plot(seg, metrics, 'docs/seg_evidence.png')
+    if 'cls' not in args.tasks:
+        return
 
-    os.makedirs('docs', exist_ok=True)
-    plot(cls, seg, 'docs/reproduction.png')
+    plot(cls, 'docs/reproduction.png')
     if cls:
         feature_figure(
             {
@@ -317,12 +452,10 @@ def main() -> None:
                 for m in CLS_CONFIGS
             }, 'docs/reproduction_features.png')
     with open('docs/reproduction.json', 'w') as f:
-        json.dump(dict(classification=cls, segmentation=seg), f, indent=2)
+        json.dump(dict(classification=cls), f, indent=2)
     tables = []
     if cls:
         tables.append(table(cls, CLS_METRICS))
-    if seg:
-        tables.append(table(seg, SEG_METRICS))
     text = '\n\n'.join(tables)
     print(text)
     with open('docs/reproduction_table.md', 'w') as f:

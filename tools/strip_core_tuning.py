@@ -1,6 +1,7 @@
 """Drop Core-tuning's training-only state from a checkpoint.
 
-The projection head (``*.projector.*``) is used only in training. The
+The :class:`CoreTuning` module (``*.core_tuning.*``: the projection head)
+is used only in training. The
 stripped checkpoint holds the weights alone and loads strictly into the
 stock head's model (``LinearClsHead``, ``ASPPHead``,
 ``DepthwiseSeparableASPPHead``) for deployment.
@@ -17,9 +18,10 @@ import coretune_mm  # noqa: F401  (checkpoint loading)
 
 
 def strip(checkpoint: dict) -> dict:
-    """Return ``{'state_dict': ..., 'meta': ...}`` without projector tensors."""
+    """Return ``{'state_dict': ..., 'meta': ...}`` without Core-tuning's
+    training-only tensors."""
     state = checkpoint.get('state_dict', checkpoint)
-    kept = {k: v for k, v in state.items() if '.projector.' not in f'.{k}'}
+    kept = {k: v for k, v in state.items() if '.core_tuning.' not in f'.{k}'}
     return dict(state_dict=kept, meta=checkpoint.get('meta', {}))
 
 
@@ -34,7 +36,7 @@ def main(argv=None) -> None:
         stripped['state_dict'])
     torch.save(stripped, args.dst)
     print(f'{args.dst}: kept {len(stripped["state_dict"])} tensors, '
-          f'dropped {dropped} projector tensors')
+          f'dropped {dropped} Core-tuning tensors')
 
 
 if __name__ == '__main__':

@@ -3,9 +3,10 @@
 Pure torch; nothing here imports OpenMMLab.
 """
 from .contrastive import focal_supcon_loss, positive_pair_mask
-from .distributed import gather_across_ranks, shared_generator
+from .core_tuning import CoreTuning, CoreTuningOutput, find_core_tuning
+from .distributed import gather_across_ranks
 from .feature_stats import feature_space_stats
-from .losses import soft_cross_entropy
+from .losses import class_frequencies, prior_correction, soft_cross_entropy
 from .mixup import (check_mixup_args, hard_pair_mixup, mine_hard_pairs,
                     to_soft_labels)
 from .pixel_sampling import sample_pixels
@@ -13,8 +14,10 @@ from .projection import ProjectionHead
 from .sampling import sample_beta, sample_gamma
 
 __all__ = [
-    'focal_supcon_loss', 'positive_pair_mask', 'check_mixup_args',
+    'focal_supcon_loss', 'positive_pair_mask', 'CoreTuning',
+    'CoreTuningOutput', 'find_core_tuning', 'check_mixup_args',
     'hard_pair_mixup', 'mine_hard_pairs', 'to_soft_labels', 'sample_pixels',
     'ProjectionHead', 'sample_beta', 'sample_gamma', 'soft_cross_entropy',
-    'feature_space_stats', 'gather_across_ranks', 'shared_generator'
+    'prior_correction', 'class_frequencies', 'feature_space_stats',
+    'gather_across_ranks'
 ]

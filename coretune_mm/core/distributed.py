@@ -7,15 +7,12 @@ draws. The gather's backward sums the gradients of all ranks for the local
 slice; after DDP averages parameter gradients, they equal those of one
 process on the concatenated batch.
 """
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import torch
 import torch.distributed as dist
 
-__all__ = [
-    'is_distributed', 'gather_across_ranks', 'shared_generator',
-    'GatherWithGrad'
-]
+__all__ = ['is_distributed', 'gather_across_ranks', 'GatherWithGrad']
 
 
 def is_distributed() -> bool:
@@ -79,22 +76,3 @@ def gather_across_ranks(features: torch.Tensor, *others: torch.Tensor
     gathered = [GatherWithGrad.apply(features, sizes)]
     gathered += [_padded_gather(t.to(features.device), sizes) for t in others]
     return tuple(gathered)
-
-
-def shared_generator(device: torch.device,
-                     distributed: Optional[bool] = None) -> torch.Generator:
-    """A generator on ``device`` seeded identically on every rank.
-
-    The seed is drawn from rank 0's global torch generator (so seeding and
-    :class:`RNGStateHook` make it reproducible) and broadcast.
-
-    Args:
-        device (torch.device): Where the generator draws.
-        distributed (bool, optional): Broadcast the seed. Defaults to
-            :func:`is_distributed`.
-    """
-    seed = torch.randint(2**62, (1, ), dtype=torch.int64)
-    if distributed if distributed is not None else is_distributed():
-        seed = seed.to(device)
-        dist.broadcast(seed, src=0)
-    return torch.Generator(device=device).manual_seed(int(seed))

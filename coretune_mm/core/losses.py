@@ -1,8 +1,11 @@
 """Small losses shared by the heads."""
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
-__all__ = ['soft_cross_entropy']
+from .distributed import is_distributed
+
+__all__ = ['soft_cross_entropy', 'prior_correction', 'class_frequencies']
 
 
 def soft_cross_entropy(logits: torch.Tensor,
@@ -20,3 +23,55 @@ def soft_cross_entropy(logits: torch.Tensor,
         return logits.float().sum() * 0.0
     log_prob = F.log_softmax(logits.float(), dim=1)
     return -(soft_labels.float() * log_prob).sum(dim=1).mean()
+
+
+def prior_correction(soft_labels: torch.Tensor,
+                     prior: torch.Tensor,
+                     eps: float = 1e-6) -> torch.Tensor:
+    """Logit offset ``log q_c - log prior_c`` that keeps a prior in place.
+
+    ``q`` is the class frequency of ``soft_labels`` (their mean row). Added
+    to the logits of those rows, it makes their soft-label CE's gradient on
+    the classifier's bias vanish at a classifier that predicts ``prior``:
+    ``softmax(log prior + log q - log prior) = q``, the rows' mean target.
+    So training the classifier on generated rows whose class mix differs
+    from the data's does not pull its class prior toward theirs.
+
+    Args:
+        soft_labels (Tensor): (N, C) soft labels of the rows.
+        prior (Tensor): (C, ) class frequencies of the data.
+        eps (float): Floor of both frequencies. Defaults to 1e-6.
+
+    Returns:
+        Tensor: (C, ) float32 offsets.
+    """
+    freq = soft_labels.float().mean(dim=0)
+    return freq.clamp_min(eps).log() - prior.float().clamp_min(eps).log()
+
+
+def class_frequencies(labels: torch.Tensor,
+                      num_classes: int,
+                      ignore_index: int = 255,
+                      across_ranks: bool = False) -> torch.Tensor:
+    """(C, ) float32 share of each class among the labels not ignored.
+
+    Args:
+        labels (Tensor): Integer labels of any shape.
+        num_classes (int): C.
+        ignore_index (int): Label left out. Defaults to 255.
+        across_ranks (bool): Count over all ranks (every rank must call).
+            Defaults to False.
+
+    Returns:
+        Tensor: frequencies summing to 1; all zeros when every label is
+        ignored.
+    """
+    labels = labels.flatten().long()
+    valid = labels != ignore_index
+    counts = torch.bincount(
+        labels.where(valid, torch.zeros_like(labels)),
+        weights=valid.float(),
+        minlength=num_classes)[:num_classes]
+    if across_ranks and is_distributed():
+        dist.all_reduce(counts)
+    return counts / counts.sum().clamp_min(1.0)

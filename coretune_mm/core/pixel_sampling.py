@@ -18,7 +18,7 @@ def check_sampler_args(max_samples: int = 1024, min_pixels: int = 2) -> None:
                                                         min_pixels)):
         if not (isinstance(value, int) and value > 0):
             raise ValueError(
-                f'pixel_sampler.{name} must be a positive int, got {value!r}')
+                f'{name} must be a positive int, got {value!r}')
 
 
 def _rank_within_groups(keys: torch.Tensor, scores: torch.Tensor,
@@ -44,7 +44,9 @@ def sample_pixels(labels: torch.Tensor,
     """Choose at most ``max_samples`` pixels of a batch of label maps.
 
     Every (image, class) pair with at least ``min_pixels`` labelled pixels
-    gets ``max_samples // pairs`` of the budget. Within a pair, half of its
+    gets ``max_samples // pairs`` of the budget, and the remainder goes one
+    pixel each to randomly chosen pairs (so with more pairs than budget,
+    ``max_samples`` pairs get one pixel). Within a pair, half of its
     share goes to hard pixels (``prediction != label``), half to easy ones,
     each drawn uniformly; a pool that runs short is filled from the other.
     Pixels equal to ``ignore_index`` are never chosen.
@@ -82,7 +84,16 @@ def sample_pixels(labels: torch.Tensor,
         return_counts=True)
     num_pairs = pair_keys.numel()
     kept_pair = pair_sizes >= min_pixels
-    quota = max_samples // kept_pair.sum().clamp_min(1)
+    num_kept = kept_pair.sum()
+    # Equal shares; the remainder goes one pixel each to random pairs, so
+    # a budget below the number of pairs still yields min(M, pairs) pixels.
+    share = max_samples // num_kept.clamp_min(1)
+    remainder = max_samples - share * num_kept
+    pair_scores = torch.rand(num_pairs, device=device, generator=generator)
+    pair_order = pair_scores.masked_fill(~kept_pair, 2.0).argsort()
+    pair_rank = torch.empty_like(pair_order)
+    pair_rank[pair_order] = torch.arange(num_pairs, device=device)
+    quota = share + (pair_rank < remainder).long()
 
     scores = torch.rand(valid.numel(), device=device, generator=generator)
     pools = pair_of_pixel * 2 + hard

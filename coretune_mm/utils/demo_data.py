@@ -83,6 +83,7 @@ def _voc_palette() -> list:
 def make_digits_voc(root: str,
                     num_train: int = 64,
                     num_val: int = 16,
+                    num_test: int = 0,
                     canvas: int = 64,
                     digit_size: int = 24,
                     max_digits: int = 3,
@@ -96,12 +97,15 @@ def make_digits_voc(root: str,
     (ignored), like VOC's object boundaries. Deterministic for a seed.
 
     Layout: ``JPEGImages/*.jpg``, ``SegmentationClass/*.png`` (palette PNGs)
-    and ``ImageSets/Segmentation/{train,val}.txt``.
+    and ``ImageSets/Segmentation/{train,val,test}.txt`` (``test.txt`` with
+    ``num_test > 0`` only). The training and validation scenes do not depend
+    on ``num_test``.
 
     Args:
         root (str): Output folder (the ``VOC2012`` level).
         num_train (int): Training images. Defaults to 64.
         num_val (int): Validation images. Defaults to 16.
+        num_test (int): Held-out test images. Defaults to 0.
         canvas (int): Image side. Defaults to 64.
         digit_size (int): Digit side. Defaults to 24.
         max_digits (int): Most digits per image. Defaults to 3.
@@ -125,8 +129,11 @@ def make_digits_voc(root: str,
     for sub in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
         os.makedirs(osp.join(root, sub), exist_ok=True)
     names = {'train': [], 'val': []}
-    for index in range(num_train + num_val):
-        split = 'train' if index < num_train else 'val'
+    if num_test:
+        names['test'] = []
+    for index in range(num_train + num_val + num_test):
+        split = 'train' if index < num_train else \
+            'val' if index < num_train + num_val else 'test'
         name = f'{split}_{index:05d}'
         names[split].append(name)
         image = rng.normal(40, 12, (canvas, canvas, 3)).clip(0, 255)

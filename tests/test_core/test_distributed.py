@@ -23,12 +23,12 @@ def whole_batch(seed=0, num=16, dim_in=6, dim=10, num_classes=3):
 
 def core_loss(features, labels, num_classes=3):
     from coretune_mm.core import (focal_supcon_loss, gather_across_ranks,
-                                  hard_pair_mixup, shared_generator)
+                                  hard_pair_mixup)
     features, labels = gather_across_ranks(features, labels)
     mixed, mixed_targets = hard_pair_mixup(
         features,
         F.one_hot(labels, num_classes).float(),
-        generator=shared_generator(features.device))
+        generator=torch.Generator().manual_seed(0))
     return focal_supcon_loss(F.normalize(mixed, dim=1), mixed_targets)
 
 
@@ -78,11 +78,10 @@ def worker(rank, init_file):
     loss.backward()
     full = inputs.clone().requires_grad_()
     torch.manual_seed(0)
-    from coretune_mm.core import (focal_supcon_loss, hard_pair_mixup,
-                                  shared_generator)
+    from coretune_mm.core import focal_supcon_loss, hard_pair_mixup
     mixed, targets = hard_pair_mixup(
         full, F.one_hot(labels, 3).float(),
-        generator=shared_generator(full.device))
+        generator=torch.Generator().manual_seed(0))
     reference = focal_supcon_loss(F.normalize(mixed, dim=1), targets)
     reference.backward()
     assert torch.allclose(loss, reference, atol=1e-6)
@@ -91,7 +90,7 @@ def worker(rank, init_file):
     # 2. one head step under DDP equals one process on the whole batch
     model = TinyClassifier()
     single = TinyClassifier()
-    single.head.gather_across_ranks = False
+    single.head.core_tuning.gather_across_ranks = False
     ddp = nn.parallel.DistributedDataParallel(model)
     torch.manual_seed(0)
     ddp(inputs[part], samples_of(labels[part])).backward()
@@ -104,16 +103,22 @@ def worker(rank, init_file):
     from mmseg.registry import MODELS as SEG_MODELS
     from mmseg.structures import SegDataSample
     from mmengine.structures import PixelData
-    torch.manual_seed(2)
-    head = SEG_MODELS.build(
-        dict(
-            type='CoreTuneASPPHead',
-            in_channels=4,
-            channels=8,
-            num_classes=3,
-            dilations=(1, 2),
-            norm_cfg=dict(type='BN'),
-            projector=dict(out_channels=4)))
+
+    def seg_head(**kwargs):
+        torch.manual_seed(2)
+        return SEG_MODELS.build(
+            dict(
+                type='CoreTuneASPPHead',
+                in_channels=4,
+                channels=8,
+                num_classes=3,
+                dilations=(1, 2),
+                norm_cfg=dict(type='BN'),
+                smooth_classifier=True,
+                projector=dict(out_channels=4),
+                **kwargs))
+
+    head = seg_head()
     label = torch.randint(3, (2, 1, 16, 16))
     if rank == 1:
         label[:] = 255
@@ -124,7 +129,17 @@ def worker(rank, init_file):
         assert torch.isfinite(total)
         total.backward()
         # the empty rank still reaches the projector (no unused parameters)
-        assert all(p.grad is not None for p in head.projector.parameters())
+        assert all(p.grad is not None
+                   for p in head.core_tuning.projector.parameters())
+
+    # 4. the pixel budget M is global by default: M / W per rank
+    label = torch.randint(3, (2, 1, 16, 16))
+    samples = [SegDataSample(gt_sem_seg=PixelData(data=x)) for x in label]
+    for budget, expected in (('global', 12), ('per_rank', 24)):
+        head = seg_head(
+            pixel_sampler=dict(max_samples=24), pixel_budget=budget)
+        losses = head.loss([torch.randn(2, 4, 8, 8)], samples, None)
+        assert int(losses['core_pixels']) == expected, budget
     dist.barrier()
     dist.destroy_process_group()
 

@@ -25,8 +25,14 @@ def test_budget_and_ignore(budget):
         assert idx.numel() == (labels != 255).sum()
 
 
-def expected_counts(labels, predictions, budget, min_pixels):
-    """Per (image, class): how many hard and easy pixels, by the rule."""
+def rule(hard, easy, quota):
+    """Hard pixels first up to half the quota, each pool filling the other."""
+    take_hard = min(hard, max(quota - quota // 2, quota - easy))
+    return take_hard, min(easy, quota - take_hard)
+
+
+def pools(labels, predictions, min_pixels):
+    """Per kept (image, class): its numbers of hard and easy pixels."""
     pairs = {}
     for b in range(labels.size(0)):
         for c in labels[b].unique().tolist():
@@ -36,20 +42,10 @@ def expected_counts(labels, predictions, budget, min_pixels):
             if mask.sum() >= min_pixels:
                 hard = int((mask & (predictions[b] != c)).sum())
                 pairs[(b, c)] = (hard, int(mask.sum()) - hard)
-    quota = budget // max(len(pairs), 1)
-    out = {}
-    for key, (hard, easy) in pairs.items():
-        take_hard = min(hard, max(quota - quota // 2, quota - easy))
-        out[key] = (take_hard, min(easy, quota - take_hard))
-    return out
+    return pairs
 
 
-def test_class_balance_and_hard_pixels_first():
-    labels, predictions = make_maps(seed=1)
-    labels[0, 4:6] = 3  # a small class in image 0
-    labels[1, 4:] = torch.where(labels[1, 4:] == 3, 2, labels[1, 4:])
-    idx = sample_pixels(labels, predictions, max_samples=80, min_pixels=4)
-    expected = expected_counts(labels, predictions, 80, 4)
+def counts_of(idx, labels, predictions):
     got = {}
     flat_labels, flat_pred = labels.flatten(), predictions.flatten()
     for i in idx.tolist():
@@ -57,9 +53,37 @@ def test_class_balance_and_hard_pixels_first():
         hard, easy = got.get(key, (0, 0))
         is_hard = bool(flat_pred[i] != flat_labels[i])
         got[key] = (hard + is_hard, easy + (not is_hard))
-    assert got == expected
-    quotas = {sum(v) for v in expected.values()}
-    assert max(quotas) == 80 // len(expected)
+    return got
+
+
+@pytest.mark.parametrize('budget', [80, 83])
+def test_class_balance_and_hard_pixels_first(budget):
+    labels, predictions = make_maps(seed=1)
+    labels[0, 4:6] = 3  # a small class in image 0
+    labels[1, 4:] = torch.where(labels[1, 4:] == 3, 2, labels[1, 4:])
+    idx = sample_pixels(
+        labels, predictions, max_samples=budget, min_pixels=4)
+    pairs = pools(labels, predictions, 4)
+    share, remainder = divmod(budget, len(pairs))
+    got = counts_of(idx, labels, predictions)
+    extra = 0
+    for key, (hard, easy) in pairs.items():
+        # each pair gets the equal share, or one more pixel of the remainder
+        assert got.get(key, (0, 0)) in (rule(hard, easy, share),
+                                         rule(hard, easy, share + 1)), key
+        extra += got.get(key) != rule(hard, easy, share)
+    assert extra <= remainder
+    assert set(got) <= set(pairs)
+
+
+def test_budget_below_the_number_of_pairs():
+    # 2 images x 20 classes, budget 32: 32 pairs get one pixel each
+    labels = torch.arange(20).repeat_interleave(4).view(1, 8, 10)
+    labels = labels.repeat(2, 1, 1)
+    idx = sample_pixels(labels, labels, max_samples=32)
+    assert idx.numel() == 32
+    got = counts_of(idx, labels, labels)
+    assert len(got) == 32 and all(sum(v) == 1 for v in got.values())
 
 
 def test_hard_pool_fills_from_easy_and_vice_versa():

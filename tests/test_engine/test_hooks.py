@@ -5,6 +5,7 @@ import os.path as osp
 
 import pytest
 import torch
+import torch.nn as nn
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -126,3 +127,31 @@ def test_resume_continues_exactly(digits, tmp_path):
     got = final_state(resumed)
     for key, value in expected.items():
         assert torch.allclose(got[key].float(), value.float(), atol=1e-6), key
+
+
+def test_contrast_warmup_ramps_mix_weight_of_a_pixel_head():
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+    from coretune_mm.engine.hooks import ContrastWarmupHook
+    from coretune_mm.models import CoreTuneASPPHead
+    model = nn.Module()
+    model.decode_head = CoreTuneASPPHead(
+        in_channels=4, channels=8, num_classes=3, dilations=(1, 2),
+        contrast_weight=0.2, mix_weight=0.5, smooth_classifier=True)
+    runner = SimpleNamespace(
+        model=model, iter=0,
+        message_hub=MessageHub.get_instance('warmup_mix'))
+    hook = ContrastWarmupHook(warmup_iters=4, mix_weight=True)
+    hook.before_train(runner)
+    runner.iter = 1
+    hook.before_train_iter(runner, 1)
+    head = model.decode_head
+    assert head.core_tuning.contrast_weight == pytest.approx(0.1)
+    assert head.mix_weight == pytest.approx(0.25)
+    with pytest.raises(ValueError, match='mix_weight'):
+        plain = nn.Module()
+        plain.head = nn.Linear(2, 2)
+        plain.head.core_tuning = nn.Linear(2, 2)
+        ContrastWarmupHook(2, mix_weight=True).before_train(
+            SimpleNamespace(model=plain))

@@ -8,8 +8,10 @@ import coretune_mm  # noqa: F401
 DEFAULT_SCOPE = 'mmseg'
 
 
-def evaluate(preds, gts, num_classes):
-    metric = METRICS.build(dict(type='FWIoUMetric', iou_metrics=['mIoU']))
+def evaluate(preds, gts, num_classes, **kwargs):
+    kwargs.setdefault('confusion_dir', '')
+    metric = METRICS.build(
+        dict(type='FWIoUMetric', iou_metrics=['mIoU'], **kwargs))
     metric.dataset_meta = dict(classes=[f'c{i}' for i in range(num_classes)])
     samples = [
         dict(
@@ -21,7 +23,8 @@ def evaluate(preds, gts, num_classes):
     return metric.compute_metrics(metric.results)
 
 
-def confusion_reference(preds, gts, num_classes, ignore_index=255):
+def confusion_reference(preds, gts, num_classes, ignore_index=255,
+                        matrix=False):
     """The spec's formulas on an explicit confusion matrix."""
     m = np.zeros((num_classes, num_classes))
     for p, g in zip(preds, gts):
@@ -29,6 +32,8 @@ def confusion_reference(preds, gts, num_classes, ignore_index=255):
             if gi != ignore_index:
                 m[gi, pi] += 1
     rows, cols, diag = m.sum(1), m.sum(0), np.diag(m)
+    if matrix:
+        return m
     with np.errstate(invalid='ignore', divide='ignore'):
         pa = diag / rows
         iou = diag / (rows + cols - diag)
@@ -70,3 +75,35 @@ def test_random_maps_against_confusion_matrix():
 def test_requires_miou():
     with pytest.raises(ValueError, match='mIoU'):
         METRICS.build(dict(type='FWIoUMetric', iou_metrics=['mDice']))
+
+
+def test_confusion_matrix_and_classwise_iou_are_saved(tmp_path):
+    import json
+    rng = np.random.default_rng(1)
+    gts = [rng.integers(0, 3, (6, 7)) for _ in range(2)]
+    preds = [rng.integers(0, 4, (6, 7)) for _ in range(2)]
+    gts[0][0] = 255
+    got = evaluate(preds, gts, 4, classwise=True, confusion_dir=str(tmp_path))
+    with open(tmp_path / 'confusion_1.json') as f:
+        saved = json.load(f)
+    m = confusion_reference(preds, gts, 4, matrix=True)
+    assert np.array_equal(np.array(saved['confusion_matrix']), m)
+    iou = np.diag(m) / (m.sum(0) + m.sum(1) - np.diag(m))
+    for c in range(4):
+        if m[c].sum() + m[:, c].sum() > 0:
+            assert got[f'IoU.c{c}'] == pytest.approx(iou[c] * 100, abs=0.006)
+            assert saved['iou'][f'c{c}'] == pytest.approx(
+                iou[c] * 100, abs=0.006)
+
+
+def test_metrics_from_confusion_against_the_reference():
+    from coretune_mm.evaluation.metrics.fwiou_metric import \
+        metrics_from_confusion
+    rng = np.random.default_rng(2)
+    gts = [rng.integers(0, 4, (9, 9)) for _ in range(2)]
+    preds = [rng.integers(0, 5, (9, 9)) for _ in range(2)]
+    m = confusion_reference(preds, gts, 6, matrix=True)
+    got = metrics_from_confusion(m)
+    for key, value in confusion_reference(preds, gts, 6).items():
+        assert got[key] == pytest.approx(value), key
+    assert np.isnan(got['IoU'][5])  # absent from both

@@ -9,8 +9,9 @@ from mmengine.structures import PixelData
 import coretune_mm  # noqa: F401
 
 DEFAULT_SCOPE = 'mmseg'
-from coretune_mm.core import hard_pair_mixup, sample_pixels, shared_generator
+from coretune_mm.core import hard_pair_mixup, sample_pixels
 from coretune_mm.models import CoreTuneASPPHead
+from coretune_mm.models.decode_heads.pixel_core_tuning import label_boundaries
 
 NUM_CLASSES = 4
 HEAD = dict(
@@ -23,6 +24,7 @@ HEAD = dict(
 CORE = dict(
     contrast_weight=0.1,
     mix_weight=1.0,
+    smooth_classifier=True,
     projector=dict(out_channels=8),
     pixel_sampler=dict(max_samples=64))
 
@@ -62,11 +64,12 @@ def test_loss_keys_and_gradients_reach_everything():
     head = build()
     feats = inputs(requires_grad=True)
     losses = head.loss(feats, samples_from(random_labels()), None)
-    assert {'loss_ce', 'acc_seg', 'loss_contrast', 'loss_mix'} <= set(losses)
+    assert {'loss_ce', 'acc_seg', 'loss_contrast', 'loss_mix', 'core_pixels',
+            'core_boundary'} <= set(losses)
     total = sum(v for k, v in losses.items() if 'loss' in k)
     total.backward()
     assert feats[-1].grad.abs().sum() > 0
-    for name in ('aspp_modules', 'bottleneck', 'projector', 'conv_seg'):
+    for name in ('aspp_modules', 'bottleneck', 'core_tuning', 'conv_seg'):
         grads = [
             p.grad for p in getattr(head, name).parameters()
             if p.requires_grad
@@ -75,33 +78,122 @@ def test_loss_keys_and_gradients_reach_everything():
                              for g in grads), name
 
 
-def test_losses_equal_the_core_composition():
-    head = build()
-    head.eval()  # no dropout, frozen BN: the same features twice
-    feats = inputs()
-    labels = random_labels()
-    torch.manual_seed(5)
-    losses = head.loss(feats, samples_from(labels), None)
-    torch.manual_seed(5)
+def core_composition(head, feats, labels):
+    """The head's Core-tuning losses written out from the core functions,
+    with the generators the head drew (its stream restored)."""
+    from coretune_mm.core import focal_supcon_loss
     features = head._forward_feature(feats)
     logits = head.cls_seg(features)
+    shared, local = head.core_tuning.generators(features.device)
     small = labels[:, ::2, ::2]  # nearest resize 16 -> 8
-    index = sample_pixels(small, logits.argmax(1), max_samples=64)
+    index = sample_pixels(
+        small, logits.argmax(1), max_samples=64, generator=local)
     pixels = features.permute(0, 2, 3, 1).reshape(-1, 16)[index]
     targets = torch.nn.functional.one_hot(small.flatten()[index],
                                           NUM_CLASSES).float()
-    mixed, mixed_targets = hard_pair_mixup(
-        pixels, targets, generator=shared_generator(pixels.device))
-    from coretune_mm.core import focal_supcon_loss
-    expected_con = 0.1 * focal_supcon_loss(head.projector(mixed),
-                                           mixed_targets)
-    generated = mixed[len(index):]
+    mixed, mixed_targets = hard_pair_mixup(pixels, targets, generator=shared)
+    con = 0.1 * focal_supcon_loss(head.core_tuning.projector(mixed),
+                                  mixed_targets)
+    generated, gen_targets = mixed[len(index):], mixed_targets[len(index):]
     mix_logits = generated @ head.conv_seg.weight.flatten(1).t() + \
         head.conv_seg.bias
-    expected_mix = -(mixed_targets[len(index):] *
-                     mix_logits.log_softmax(1)).sum(1).mean()
-    assert torch.allclose(losses['loss_contrast'], expected_con, atol=1e-6)
-    assert torch.allclose(losses['loss_mix'], expected_mix, atol=1e-6)
+    return con, mix_logits, gen_targets
+
+
+def soft_ce(logits, targets):
+    return -(targets * logits.log_softmax(1)).sum(1).mean()
+
+
+@pytest.mark.parametrize('prior_correction', [False, True])
+def test_losses_equal_the_core_composition(prior_correction):
+    head = build(prior_correction=prior_correction)
+    head.eval()  # no dropout, frozen BN: the same features twice
+    feats = inputs()
+    labels = random_labels()
+    state = head.core_tuning.get_stream_state()
+    losses = head.loss(feats, samples_from(labels), None)
+    head.core_tuning.set_stream_state(state)
+    con, mix_logits, gen_targets = core_composition(head, feats, labels)
+    if prior_correction:
+        valid = labels[labels != 255]
+        prior = torch.stack([(valid == c).float().mean()
+                             for c in range(NUM_CLASSES)])
+        mix_logits = mix_logits + gen_targets.mean(0).log() - prior.log()
+    assert torch.allclose(losses['loss_contrast'], con, atol=1e-6)
+    assert torch.allclose(
+        losses['loss_mix'], soft_ce(mix_logits, gen_targets), atol=1e-5)
+
+
+def _background_bias_gradient(**kwargs):
+    """The set-up of the prior check: conv_seg predicts exactly the batch's
+    class prior (zero weights, bias = log prior) on 85 % background maps;
+    returns the Core-tuning terms' gradient on the background bias."""
+    torch.manual_seed(0)
+    head = build(pixel_sampler=dict(max_samples=256), **kwargs)
+    labels = torch.zeros(2, 16, 16, dtype=torch.long)
+    labels[:, 4:10, 4:10] = torch.tensor([1, 2])[:, None, None]
+    labels[0, 10:12, 4:8] = 3  # 36 + 8 of 256 pixels: ~85 % background
+    labels[:, 0] = 255
+    valid = labels[labels != 255]
+    prior = torch.stack(
+        [(valid == c).float().mean() for c in range(NUM_CLASSES)])
+    with torch.no_grad():
+        head.conv_seg.weight.zero_()
+        head.conv_seg.bias.copy_(prior.log())
+    losses = head.loss(inputs(), samples_from(labels), None)
+    extra = sum(v for k, v in losses.items()
+                if k.startswith('loss') and k != 'loss_ce')
+    bias_grad, = torch.autograd.grad(extra, head.conv_seg.bias,
+                                     allow_unused=True)
+    dense_grad, = torch.autograd.grad(losses['loss_ce'], head.conv_seg.bias)
+    assert dense_grad.abs().max() < 1e-5  # the dense CE is at its optimum
+    return 0.0 if bias_grad is None else float(bias_grad[0])
+
+
+def test_smooth_classifier_does_not_push_the_prior():
+    assert abs(_background_bias_gradient()) < 0.02
+    # the first design pushed the background bias down; the check can fail
+    assert _background_bias_gradient(prior_correction=False) > 0.1
+    assert _background_bias_gradient(smooth_classifier=False) == 0.0
+
+
+def test_mix_detach_trains_conv_seg_only():
+    head = build(mix_detach=True)
+    feats = inputs(requires_grad=True)
+    losses = head.loss(feats, samples_from(random_labels()), None)
+    grad, = torch.autograd.grad(losses['loss_mix'], feats[-1],
+                                allow_unused=True)
+    assert grad is None or grad.abs().max() == 0
+    grad_w, = torch.autograd.grad(losses['loss_mix'], head.conv_seg.weight)
+    assert grad_w.abs().sum() > 0
+
+
+def test_label_boundaries_against_a_loop():
+    labels = random_labels(n=2, size=6, seed=3)
+    got = label_boundaries(labels)
+    n, h, w = labels.shape
+    for b in range(n):
+        for y in range(h):
+            for x in range(w):
+                window = labels[b, max(y - 1, 0):y + 2, max(x - 1, 0):x + 2]
+                assert bool(got[b, y, x]) == bool(
+                    (window != labels[b, y, x]).any()), (b, y, x)
+
+
+def test_logged_pixel_statistics():
+    head = build()
+    labels = torch.zeros(2, 16, 16, dtype=torch.long)
+    labels[:, :, 8:] = 1
+    losses = head.loss(inputs(), samples_from(labels), None)
+    assert losses['core_pixels'] == 64
+    # at 8x8, columns 3 and 4 of 8 touch the other class
+    assert 0 <= losses['core_boundary'] <= 1
+
+
+def test_binary_sigmoid_head_is_rejected_at_build():
+    with pytest.raises(ValueError, match='out_channels=1'):
+        build(num_classes=2, out_channels=1)
+    build(num_classes=2, out_channels=1, contrast_weight=0)
 
 
 @pytest.mark.parametrize('case', ['all_ignored', 'single_class', 'one_pixel'])
@@ -118,7 +210,8 @@ def test_degenerate_batches(case):
     assert all(torch.isfinite(v).all() for v in losses.values())
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     # zeros still reach every added parameter (no unused parameters in DDP)
-    assert all(p.grad is not None for p in head.projector.parameters())
+    assert all(p.grad is not None
+               for p in head.core_tuning.projector.parameters())
     assert torch.isfinite(feats[-1].grad).all()
 
 
@@ -130,7 +223,7 @@ def test_predict_equals_the_stock_head(head_type):
     ours, stock = build(head_type[0]), build(head_type[1])
     missing, unexpected = stock.load_state_dict(
         ours.state_dict(), strict=False)
-    assert not missing and all(k.startswith('projector.') for k in unexpected)
+    assert not missing and all(k.startswith('core_tuning.') for k in unexpected)
     ours.eval()
     stock.eval()
     feats = inputs()
@@ -152,9 +245,9 @@ def test_bf16_autocast_is_finite_and_close():
     head.eval()
     feats = inputs()
     labels = samples_from(random_labels())
-    torch.manual_seed(1)
+    state = head.core_tuning.get_stream_state()  # the same draws twice
     reference = head.loss(feats, copy.deepcopy(labels), None)
-    torch.manual_seed(1)
+    head.core_tuning.set_stream_state(state)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         low = head.loss(feats, labels, None)
     for key in ('loss_contrast', 'loss_mix'):
@@ -167,6 +260,8 @@ def test_bf16_autocast_is_finite_and_close():
     (dict(mix_weight=-1.0), 'mix_weight'),
     (dict(pixel_sampler=dict(max_samples=0)), 'max_samples'),
     (dict(pixel_sampler=dict(budget=5)), 'pixel_sampler'),
+    (dict(pixel_budget='per_gpu'), 'pixel_budget'),
+    (dict(projector=dict(width=3)), 'projector'),
     (dict(mixup=dict(hn_lambda_min=2.0)), 'hn_lambda_min'),
 ])
 def test_bad_config_fails_at_build(kwargs, name):
@@ -176,7 +271,7 @@ def test_bad_config_fails_at_build(kwargs, name):
 
 def test_contrast_weight_zero_is_the_stock_head():
     head = build(contrast_weight=0)
-    assert not hasattr(head, 'projector')
+    assert head.core_tuning is None
     losses = head.loss(inputs(), samples_from(random_labels()), None)
     assert set(losses) == {'loss_ce', 'acc_seg'}
     assert isinstance(head, CoreTuneASPPHead)

@@ -6,7 +6,7 @@ from mmpretrain.structures import DataSample
 
 import coretune_mm  # noqa: F401
 from coretune_mm.core import (focal_supcon_loss, hard_pair_mixup,
-                              shared_generator, to_soft_labels)
+                              to_soft_labels)
 from coretune_mm.models import CoreTuneClsHead
 
 NUM_CLASSES, DIM = 5, 16
@@ -44,25 +44,67 @@ def test_loss_keys_and_gradients():
     assert all(torch.isfinite(v).all() for v in losses.values())
     (losses['loss_cls'] + losses['loss_contrast']).backward()
     assert (feats.grad.abs().sum(dim=1) > 0).all()
-    assert all(p.grad is not None for p in head.projector.parameters())
+    assert all(p.grad is not None
+               for p in head.core_tuning.projector.parameters())
 
 
 def test_losses_equal_the_core_composition():
-    head = build_head(contrast_weight=0.3)
+    # balanced batch: no prior correction needed to compare with the spec
+    head = build_head(contrast_weight=0.3, prior_correction=False)
     feats, labels, samples = batch()
-    torch.manual_seed(11)
+    state = head.core_tuning.get_stream_state()
     losses = head.loss((feats, ), samples)
-    torch.manual_seed(11)
+    head.core_tuning.set_stream_state(state)
+    shared, _ = head.core_tuning.generators(feats.device)
     targets = F.one_hot(labels, NUM_CLASSES).float()
-    mixed, mixed_targets = hard_pair_mixup(
-        feats, targets, generator=shared_generator(feats.device))
+    mixed, mixed_targets = hard_pair_mixup(feats, targets, generator=shared)
     assert mixed.size(0) == 3 * len(feats)
     log_prob = F.log_softmax(head.fc(mixed), dim=1)
     expected_cls = -(mixed_targets * log_prob).sum(dim=1).mean()
-    expected_con = 0.3 * focal_supcon_loss(head.projector(mixed),
+    expected_con = 0.3 * focal_supcon_loss(head.core_tuning.projector(mixed),
                                            mixed_targets)
     assert torch.allclose(losses['loss_cls'], expected_cls)
     assert torch.allclose(losses['loss_contrast'], expected_con)
+
+
+def test_core_tuning_leaves_the_global_generator_alone():
+    # CE and Core-tuning runs with one seed see the same data order/dropout
+    head = build_head()
+    feats, _, samples = batch()
+    torch.manual_seed(3)
+    head.loss((feats, ), samples)
+    after = torch.rand(4)
+    torch.manual_seed(3)
+    assert torch.equal(torch.rand(4), after)
+
+
+def _bias_gradient(head, feats, samples, prior):
+    """Gradient of the head's losses on fc's bias at a classifier that
+    predicts exactly ``prior`` (zero weights, bias = log prior)."""
+    with torch.no_grad():
+        head.fc.weight.zero_()
+        head.fc.bias.copy_(prior.log())
+    head.fc.bias.grad = None
+    losses = head.loss((feats, ), samples)
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    return head.fc.bias.grad
+
+
+def test_prior_correction_keeps_an_imbalanced_prior():
+    # 10:1 imbalance: other-class partners make the generated rows mostly
+    # rare-class samples, which would pull the prior toward the rare class
+    labels = torch.tensor([0] * 20 + [1] * 2)
+    torch.manual_seed(0)
+    feats = torch.randn(len(labels), DIM, requires_grad=True)
+    samples = [DataSample().set_gt_label(int(y)) for y in labels]
+    prior = torch.full((NUM_CLASSES, ), 1e-4)
+    prior[:2] = torch.tensor([20., 2.]) / 22
+    prior = prior / prior.sum()
+    fixed = _bias_gradient(build_head(), feats, samples, prior)
+    skewed = _bias_gradient(
+        build_head(prior_correction=False), feats, samples, prior)
+    assert skewed.abs().max() > 0.05  # the failure the correction removes
+    assert fixed.abs().max() < 1e-3
 
 
 def test_without_smooth_classifier_fc_sees_originals_only():
@@ -75,7 +117,7 @@ def test_without_smooth_classifier_fc_sees_originals_only():
 
 def test_contrast_weight_zero_is_linear_cls_head():
     head = build_head(contrast_weight=0)
-    assert not hasattr(head, 'projector')
+    assert head.core_tuning is None
     linear = MODELS.build(
         dict(type='LinearClsHead', num_classes=NUM_CLASSES, in_channels=DIM))
     linear.load_state_dict(head.state_dict())
@@ -101,7 +143,7 @@ def test_predict_equals_linear_cls_head():
         dict(type='LinearClsHead', num_classes=NUM_CLASSES, in_channels=DIM))
     missing, unexpected = linear.load_state_dict(
         head.state_dict(), strict=False)
-    assert not missing and all(k.startswith('projector.') for k in unexpected)
+    assert not missing and all(k.startswith('core_tuning.') for k in unexpected)
     feats = torch.randn(4, DIM)
     for ours, theirs in zip(head.predict((feats, )), linear.predict(
         (feats, ))):
@@ -123,9 +165,9 @@ def test_degenerate_batches(labels):
 def test_bf16_autocast_close_to_float32():
     head = build_head()
     feats, _, samples = batch()
-    torch.manual_seed(3)
+    state = head.core_tuning.get_stream_state()  # the same draws twice
     reference = head.loss((feats, ), samples)
-    torch.manual_seed(3)
+    head.core_tuning.set_stream_state(state)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         low = head.loss((feats, ), samples)
     assert low['loss_contrast'].dtype == torch.float32

@@ -66,3 +66,19 @@ def test_train_then_test(method, voc, tmp_path):
     # the feature-space hook ran on pixels at validation and test
     assert glob.glob(osp.join(work_dir, 'feature_space', 'val_*.png'))
     assert glob.glob(osp.join(work_dir, 'feature_space', 'test_*.png'))
+    # every evaluation saved its confusion matrix in the run's log folder
+    assert glob.glob(osp.join(work_dir, '*', 'confusion_*.json'))
+    if method == 'ce':
+        return
+    # the offset probe: offset 0 reproduces the test metrics
+    probe_out = str(tmp_path / 'probe.json')
+    run_tool(
+        osp.join(REPO, 'tools', 'background_offset_probe.py'), config,
+        checkpoint, '--work-dir', str(tmp_path / 'probe'), '--offsets', '0',
+        '-50', '--out', probe_out, *options)
+    with open(probe_out) as f:
+        rows = json.load(f)
+    for key in ('mIoU', 'FWIoU', 'MPA', 'aAcc'):
+        assert rows[0][key] == pytest.approx(metrics[key], abs=0.01), key
+    # a huge negative offset never predicts background: its IoU is 0
+    assert rows[1]['class_iou'] == 0

@@ -1,13 +1,20 @@
 """MIoU, FWIoU and MPA, as the Core-tuning paper reports segmentation."""
-from typing import Dict
+import json
+import os
+import os.path as osp
+from typing import Dict, Optional, Sequence
 
 import numpy as np
+import torch
 from mmengine.logging import MMLogger, print_log
 from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
-__all__ = ['FWIoUMetric', 'frequency_weighted_iou']
+__all__ = [
+    'FWIoUMetric', 'frequency_weighted_iou', 'confusion_matrix',
+    'metrics_from_confusion'
+]
 
 
 def frequency_weighted_iou(area_intersect: np.ndarray,
@@ -35,6 +42,38 @@ def frequency_weighted_iou(area_intersect: np.ndarray,
     return float((area_label[present] / total * iou).sum())
 
 
+def confusion_matrix(pred_label: torch.Tensor, label: torch.Tensor,
+                     num_classes: int, ignore_index: int) -> torch.Tensor:
+    """(C, C) int64 counts; rows are the ground truth, columns predictions.
+
+    Pixels labelled ``ignore_index`` (or outside ``[0, C)``) are left out.
+    """
+    label = label.flatten().long()
+    pred_label = pred_label.flatten().long()
+    valid = (label != ignore_index) & (label >= 0) & (label < num_classes)
+    index = label[valid] * num_classes + pred_label[valid]
+    return torch.bincount(
+        index.cpu(), minlength=num_classes**2).view(num_classes, num_classes)
+
+
+def metrics_from_confusion(matrix: np.ndarray) -> Dict[str, float]:
+    """aAcc, mIoU, FWIoU, MPA (percentages) and per-class ``IoU`` (array,
+    NaN for classes absent from ground truth and prediction) of a
+    confusion matrix (rows: ground truth)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    diag, rows, cols = np.diag(matrix), matrix.sum(1), matrix.sum(0)
+    union = rows + cols - diag
+    with np.errstate(invalid='ignore', divide='ignore'):
+        iou = np.where(union > 0, diag / union, np.nan)
+        accuracy = np.where(rows > 0, diag / rows, np.nan)
+    return dict(
+        aAcc=diag.sum() / max(matrix.sum(), 1) * 100,
+        mIoU=np.nanmean(iou) * 100,
+        FWIoU=frequency_weighted_iou(diag, union, rows) * 100,
+        MPA=np.nanmean(accuracy) * 100,
+        IoU=iou * 100)
+
+
 @METRICS.register_module()
 class FWIoUMetric(IoUMetric):
     """:class:`IoUMetric` that also reports ``FWIoU`` and ``MPA``.
@@ -46,21 +85,63 @@ class FWIoUMetric(IoUMetric):
     prediction are left out of the means. Values are percentages with two
     decimals, like MMSegmentation's. Takes :class:`IoUMetric`'s arguments;
     ``iou_metrics`` must include ``'mIoU'``.
+
+    Each evaluation also writes the confusion matrix and the per-class IoU
+    and accuracy as JSON (``confusion_<k>.json``, k counting evaluations) to
+    ``confusion_dir``, by default the run's log folder (next to the
+    ``.log`` file).
+
+    Args:
+        classwise (bool): Also return ``IoU.<class>`` for every class.
+            Defaults to False.
+        confusion_dir (str, optional): Where to write the JSON files; ``''``
+            writes none. Defaults to the log folder.
+        **kwargs: Arguments of :class:`IoUMetric`.
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self,
+                 classwise: bool = False,
+                 confusion_dir: Optional[str] = None,
+                 **kwargs):
         super().__init__(**kwargs)
         if 'mIoU' not in self.metrics:
             raise ValueError("FWIoUMetric: iou_metrics must include 'mIoU', "
                              f'got {self.metrics}')
+        self.classwise = classwise
+        self.confusion_dir = confusion_dir
+        self._evaluations = 0
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """Keep each image's areas and its confusion matrix."""
+        start = len(self.results)
+        super().process(data_batch, data_samples)
+        if self.format_only:
+            return
+        num_classes = len(self.dataset_meta['classes'])
+        for i, sample in enumerate(data_samples):
+            pred_label = sample['pred_sem_seg']['data'].squeeze()
+            label = sample['gt_sem_seg']['data'].squeeze()
+            self.results[start + i] = (*self.results[start + i],
+                                       confusion_matrix(
+                                           pred_label, label, num_classes,
+                                           self.ignore_index))
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Add ``FWIoU`` and ``MPA`` to the metrics of :class:`IoUMetric`."""
-        metrics = super().compute_metrics(results)
         if self.format_only:
-            return metrics
-        area_intersect, area_union, _, area_label = (
+            return super().compute_metrics(results)
+        metrics = super().compute_metrics([r[:4] for r in results])
+        area_intersect, area_union, _, area_label, matrix = (
             sum(part).numpy() for part in zip(*results))
+        iou = area_intersect / np.maximum(area_union, 1)
+        accuracy = area_intersect / np.maximum(area_label, 1)
+        classes = list(self.dataset_meta['classes'])
+        if self.classwise:
+            metrics.update({
+                f'IoU.{name}': np.round(iou[c] * 100, 2)
+                for c, name in enumerate(classes) if area_union[c] > 0
+            })
+        self._write_confusion(classes, matrix, iou, accuracy, area_union)
         metrics['FWIoU'] = np.round(
             frequency_weighted_iou(area_intersect, area_union, area_label) *
             100, 2)
@@ -71,3 +152,33 @@ class FWIoUMetric(IoUMetric):
             'Core-tuning paper metrics:\n' + table.get_string(),
             logger=MMLogger.get_current_instance())
         return metrics
+
+    def _write_confusion(self, classes: list, matrix: np.ndarray,
+                         iou: np.ndarray, accuracy: np.ndarray,
+                         area_union: np.ndarray) -> None:
+        """One JSON file per evaluation (main process only)."""
+        self._evaluations += 1
+        folder = self.confusion_dir
+        if folder is None:
+            log_file = MMLogger.get_current_instance().log_file
+            folder = osp.dirname(log_file) if log_file else ''
+        if not folder:
+            return
+        os.makedirs(folder, exist_ok=True)
+        present = area_union > 0
+        with open(osp.join(folder, f'confusion_{self._evaluations}.json'),
+                  'w') as f:
+            json.dump(
+                dict(
+                    classes=classes,
+                    confusion_matrix=matrix.astype(int).tolist(),
+                    rows='ground truth',
+                    iou={
+                        name: round(float(iou[c]) * 100, 2)
+                        for c, name in enumerate(classes) if present[c]
+                    },
+                    accuracy={
+                        name: round(float(accuracy[c]) * 100, 2)
+                        for c, name in enumerate(classes) if present[c]
+                    }),
+                f)

@@ -2,17 +2,31 @@
 from typing import Optional, Tuple
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 
-from coretune_mm.core import (ProjectionHead, check_mixup_args,
-                              gather_across_ranks, hard_pair_mixup,
-                              sample_pixels, shared_generator,
-                              soft_cross_entropy, to_soft_labels)
+from coretune_mm.core import (CoreTuning, class_frequencies, prior_correction,
+                              sample_pixels, soft_cross_entropy,
+                              to_soft_labels)
+from coretune_mm.core.distributed import is_distributed
 from coretune_mm.core.pixel_sampling import check_sampler_args
 
-__all__ = ['PixelCoreTuningMixin']
+__all__ = ['PixelCoreTuningMixin', 'label_boundaries']
+
+BUDGETS = ('global', 'per_rank')
+
+
+def label_boundaries(labels: torch.Tensor) -> torch.Tensor:
+    """(N, h, w) bool: pixels with another label in their 3x3 neighbourhood.
+
+    The image border is not a boundary (edges are replicated).
+    """
+    padded = F.pad(labels[:, None].float(), (1, 1, 1, 1), mode='replicate')
+    high = F.max_pool2d(padded, 3, stride=1)
+    low = -F.max_pool2d(-padded, 3, stride=1)
+    return (high != low)[:, 0]
 
 
 class PixelCoreTuningMixin:
@@ -25,10 +39,17 @@ class PixelCoreTuningMixin:
 
     * ``loss_contrast``: ``contrast_weight`` times the focal contrastive loss
       of a class-balanced pixel sample and its generated hard pairs, through
-      the projection head ``projector``;
-    * ``loss_mix``: ``mix_weight`` times the soft-label CE of ``conv_seg`` on
-      the generated pixel features (the smooth classifier).
+      the projection head (:class:`coretune_mm.core.CoreTuning`);
+    * ``loss_mix`` (``smooth_classifier=True``): ``mix_weight`` times the
+      soft-label CE of ``conv_seg`` on the generated pixel features, with
+      the logits offset by :func:`coretune_mm.core.prior_correction` so that
+      it does not pull the classifier's class prior toward the generated
+      pixels' class mix (``prior_correction=False`` turns that off);
+    * ``core_pixels`` and ``core_boundary`` (logged, not losses): pixels in
+      the contrast and the share of them on a label boundary.
 
+    The segmentation default is contrast only (``smooth_classifier=False``):
+    see ``docs/results.md`` for the paired-seed comparison that chose it.
     The projector is the only extra state; checkpoints load into the plain
     head with ``tools/strip_core_tuning.py`` (or non-strictly).
 
@@ -41,15 +62,24 @@ class PixelCoreTuningMixin:
             ``dict(type='FocalSupConLoss')``.
         mixup (dict, optional): Options of
             :func:`coretune_mm.core.hard_pair_mixup`.
-        smooth_classifier (bool): Add ``loss_mix``. Defaults to True.
+        smooth_classifier (bool): Add ``loss_mix``. Defaults to False.
+        prior_correction (bool): Offset ``loss_mix``'s logits by the log
+            ratio of the generated pixels' and the batch's class
+            frequencies. Defaults to True.
+        mix_detach (bool): Stop ``loss_mix``'s gradient into the features
+            (it trains ``conv_seg`` only). Defaults to False.
         projector (dict, optional): ``hidden_channels`` and ``out_channels``
             of the projection head. Defaults to ``channels -> channels -> 256``.
-        pixel_sampler (dict, optional): ``max_samples`` (the per-batch budget
-            M, default 1024) and ``min_pixels`` (default 2) of
+        pixel_sampler (dict, optional): ``max_samples`` (the budget M,
+            default 1024) and ``min_pixels`` (default 2) of
             :func:`coretune_mm.core.sample_pixels`.
+        pixel_budget (str): ``'global'``: M is the budget of the whole
+            contrast, each of W ranks samples M // W, so the gathered set and
+            the (3M)^2 matrices do not grow with the number of GPUs;
+            ``'per_rank'``: each rank samples M. Defaults to ``'global'``.
         gather_across_ranks (bool): Under distributed training, contrast the
-            sampled pixels of all ranks (each rank samples M of its own).
-            No-op in a single process. Defaults to True.
+            sampled pixels of all ranks. No-op in a single process.
+            Defaults to True.
         **kwargs: Arguments of the decode head.
     """
 
@@ -59,9 +89,12 @@ class PixelCoreTuningMixin:
                  mix_weight: float = 1.0,
                  contrast_loss: dict = dict(type='FocalSupConLoss'),
                  mixup: Optional[dict] = None,
-                 smooth_classifier: bool = True,
+                 smooth_classifier: bool = False,
+                 prior_correction: bool = True,
+                 mix_detach: bool = False,
                  projector: Optional[dict] = None,
                  pixel_sampler: Optional[dict] = None,
+                 pixel_budget: str = 'global',
                  gather_across_ranks: bool = True,
                  **kwargs):
         super().__init__(**kwargs)
@@ -69,25 +102,36 @@ class PixelCoreTuningMixin:
                             ('mix_weight', mix_weight)):
             if not value >= 0:
                 raise ValueError(f'{name} must be >= 0, got {value}')
-        self.mixup = dict(mixup or {})
+        if pixel_budget not in BUDGETS:
+            raise ValueError(f'pixel_budget must be one of {BUDGETS}, got '
+                             f'{pixel_budget!r}')
         self.pixel_sampler = dict(pixel_sampler or {})
-        for name, cfg, check in (('mixup', self.mixup, check_mixup_args),
-                                 ('pixel_sampler', self.pixel_sampler,
-                                  check_sampler_args)):
-            try:
-                check(**cfg)
-            except TypeError as err:
-                raise ValueError(
-                    f'{name}: unknown option in {cfg}: {err}') from None
-        self.contrast_weight = contrast_weight
+        try:
+            check_sampler_args(**self.pixel_sampler)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f'pixel_sampler: {err} (got '
+                             f'{self.pixel_sampler})') from None
         self.mix_weight = mix_weight
         self.smooth_classifier = smooth_classifier
-        self.gather_across_ranks = gather_across_ranks
-        self.core_tuning = contrast_weight > 0
-        if self.core_tuning:
-            self.projector = ProjectionHead(self.channels,
-                                            **(projector or {}))
-            self.contrast_loss = MODELS.build(contrast_loss)
+        self.prior_correction = prior_correction
+        self.mix_detach = mix_detach
+        self.pixel_budget = pixel_budget
+        self.core_tuning: Optional[CoreTuning] = None
+        if contrast_weight > 0:
+            if self.out_channels != self.num_classes:
+                raise ValueError(
+                    f'{type(self).__name__}: pixel Core-tuning needs one '
+                    f'logit per class (softmax); got out_channels='
+                    f'{self.out_channels} for num_classes={self.num_classes}'
+                    '. For a binary task use num_classes=2, out_channels=2, '
+                    'or contrast_weight=0')
+            self.core_tuning = CoreTuning(
+                self.channels,
+                MODELS.build(contrast_loss),
+                contrast_weight=contrast_weight,
+                mixup=mixup,
+                projector=projector,
+                gather_across_ranks=gather_across_ranks)
 
     def loss(self, inputs: Tuple[torch.Tensor], batch_data_samples: SampleList,
              train_cfg: ConfigType) -> dict:
@@ -95,11 +139,17 @@ class PixelCoreTuningMixin:
         features = self._forward_feature(inputs)
         seg_logits = self.cls_seg(features)
         losses = self.loss_by_feat(seg_logits, batch_data_samples)
-        if self.core_tuning:
+        if self.core_tuning is not None:
             losses.update(
                 self.loss_core_tuning(features, seg_logits,
                                       self._stack_batch_gt(batch_data_samples)))
         return losses
+
+    def _budget(self) -> int:
+        budget = self.pixel_sampler.get('max_samples', 1024)
+        if self.pixel_budget == 'global' and is_distributed():
+            budget = max(1, budget // dist.get_world_size())
+        return budget
 
     def loss_core_tuning(self, features: torch.Tensor,
                          seg_logits: torch.Tensor,
@@ -113,9 +163,11 @@ class PixelCoreTuningMixin:
             seg_label (Tensor): (N, 1, H, W) ground truth.
 
         Returns:
-            dict[str, Tensor]: ``loss_contrast`` and, with the smooth
-            classifier, ``loss_mix``.
+            dict[str, Tensor]: ``loss_contrast``, ``core_pixels``,
+            ``core_boundary`` and, with the smooth classifier, ``loss_mix``.
         """
+        core = self.core_tuning
+        shared, local = core.generators(features.device)
         labels = F.interpolate(
             seg_label.float(), size=features.shape[2:],
             mode='nearest').squeeze(1).long()
@@ -123,36 +175,40 @@ class PixelCoreTuningMixin:
             labels,
             seg_logits.detach().argmax(dim=1),
             ignore_index=self.ignore_index,
-            **self.pixel_sampler)
+            min_pixels=self.pixel_sampler.get('min_pixels', 2),
+            max_samples=self._budget(),
+            generator=local)
         pixel_features = features.permute(0, 2, 3, 1).flatten(0, 2)[index]
-        pixel_labels = labels.flatten()[index]
-        if self.gather_across_ranks:
-            # every rank calls this, also with nothing sampled
-            pixel_features, pixel_labels = gather_across_ranks(
-                pixel_features, pixel_labels)
-        num = pixel_features.size(0)
-        if num < 2:
-            return self._zero_core_tuning_losses(pixel_features)
-        targets = to_soft_labels(pixel_labels, self.num_classes)
-        samples, sample_targets = hard_pair_mixup(
-            pixel_features,
-            targets,
-            generator=shared_generator(pixel_features.device),
-            **self.mixup)
-        losses = dict(loss_contrast=self.contrast_weight * self.contrast_loss(
-            self.projector(samples), sample_targets))
+        targets = to_soft_labels(labels.flatten()[index], self.num_classes)
+        on_boundary = label_boundaries(labels).flatten()[index].float()
+        out = core(pixel_features, targets, generator=shared)
+        losses = dict(
+            loss_contrast=out.loss_contrast,
+            core_pixels=features.new_tensor(float(index.numel())),
+            core_boundary=on_boundary.mean() if index.numel() else
+            on_boundary.sum())
         if self.smooth_classifier:
-            generated = samples[num:]
-            logits = self.conv_seg(generated[:, :, None, None]).flatten(1)
-            losses['loss_mix'] = self.mix_weight * soft_cross_entropy(
-                logits, sample_targets[num:])
+            losses['loss_mix'] = self.mix_weight * self._smooth_classifier(
+                out.samples[out.num_original:],
+                out.targets[out.num_original:], seg_label)
         return losses
 
-    def _zero_core_tuning_losses(self, pixel_features: torch.Tensor) -> dict:
-        """Zeros that still reach every added parameter (DDP needs it)."""
-        touch = sum(p.sum() for p in self.projector.parameters())
-        losses = dict(
-            loss_contrast=touch * 0.0 + pixel_features.float().sum() * 0.0)
-        if self.smooth_classifier:
-            losses['loss_mix'] = self.conv_seg.weight.sum() * 0.0
-        return losses
+    def _smooth_classifier(self, generated: torch.Tensor,
+                           targets: torch.Tensor,
+                           seg_label: torch.Tensor) -> torch.Tensor:
+        """Soft-label CE of ``conv_seg`` (no dropout) on generated pixels."""
+        if self.mix_detach:
+            generated = generated.detach()
+        logits = self.conv_seg(generated[:, :, None, None]).flatten(1)
+        if generated.size(0) == 0:
+            # nothing generated: a zero that still reaches conv_seg
+            return logits.float().sum() * 0.0 + \
+                self.conv_seg.weight.sum() * 0.0
+        if self.prior_correction:
+            prior = class_frequencies(
+                seg_label,
+                self.num_classes,
+                self.ignore_index,
+                across_ranks=self.core_tuning.gather_across_ranks)
+            logits = logits.float() + prior_correction(targets, prior)
+        return soft_cross_entropy(logits, targets)

@@ -3,15 +3,12 @@ import math
 from typing import List, Optional, Tuple
 
 import torch
-import torch.nn as nn
 from mmpretrain.evaluation.metrics import Accuracy
 from mmpretrain.models.heads import LinearClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from coretune_mm.core import (ProjectionHead, check_mixup_args,
-                              gather_across_ranks, hard_pair_mixup,
-                              shared_generator, to_soft_labels)
+from coretune_mm.core import CoreTuning, prior_correction, to_soft_labels
 
 __all__ = ['CoreTuneClsHead']
 
@@ -36,7 +33,10 @@ class CoreTuneClsHead(LinearClsHead):
 
     * ``loss_cls``: soft-label CE of ``fc`` over the originals and the
       generated hard samples (smooth classifier), or over the originals only
-      when ``smooth_classifier=False``;
+      when ``smooth_classifier=False``. The generated rows' logits are offset
+      by :func:`coretune_mm.core.prior_correction` (``prior_correction``), so
+      that their class mix, which other-class partners skew toward the rare
+      classes, does not move the classifier's class prior;
     * ``loss_contrast``: ``contrast_weight`` times the focal supervised
       contrastive loss of the projected originals and generated samples.
 
@@ -61,6 +61,9 @@ class CoreTuneClsHead(LinearClsHead):
             values.
         smooth_classifier (bool): Train ``fc`` on the generated samples too.
             Defaults to True.
+        prior_correction (bool): Offset the generated rows' logits by the
+            log ratio of their and the batch's class frequencies. Defaults
+            to True.
         projector (dict, optional): ``hidden_channels`` (defaults to D) and
             ``out_channels`` (defaults to 256) of the projection head.
         gather_across_ranks (bool): Under distributed training, compute the
@@ -81,6 +84,7 @@ class CoreTuneClsHead(LinearClsHead):
                  contrast_loss: dict = dict(type='FocalSupConLoss'),
                  mixup: Optional[dict] = None,
                  smooth_classifier: bool = True,
+                 prior_correction: bool = True,
                  projector: Optional[dict] = None,
                  gather_across_ranks: bool = True,
                  loss: dict = dict(
@@ -89,13 +93,13 @@ class CoreTuneClsHead(LinearClsHead):
                      type='Normal',
                      layer='Linear',
                      std=0.01,
-                     override=dict(name='projector', **_TORCH_LINEAR_INIT)),
+                     override=dict(name='core_tuning', **_TORCH_LINEAR_INIT)),
                  **kwargs):
         if not contrast_weight >= 0:
             raise ValueError(
                 f'contrast_weight must be >= 0, got {contrast_weight}')
         if contrast_weight == 0 and isinstance(init_cfg, dict) and \
-                init_cfg.get('override', {}).get('name') == 'projector':
+                init_cfg.get('override', {}).get('name') == 'core_tuning':
             # plain CE has no projector to initialise
             init_cfg = {k: v for k, v in init_cfg.items() if k != 'override'}
         super().__init__(
@@ -104,21 +108,19 @@ class CoreTuneClsHead(LinearClsHead):
             loss=loss,
             init_cfg=init_cfg,
             **kwargs)
-        self.mixup = dict(mixup or {})
-        try:
-            check_mixup_args(**self.mixup)
-        except TypeError as err:
-            raise ValueError(f'mixup: unknown option in {self.mixup}: '
-                             f'{err}') from None
-        self.contrast_weight = contrast_weight
         self.smooth_classifier = smooth_classifier
-        self.gather_across_ranks = gather_across_ranks
+        self.prior_correction = prior_correction
         # With eta = 0 the head is plain CE: no projector, so that DDP sees
         # no parameter without a gradient.
-        self.core_tuning = contrast_weight > 0
-        if self.core_tuning:
-            self.projector = ProjectionHead(in_channels, **(projector or {}))
-            self.contrast_loss = MODELS.build(contrast_loss)
+        self.core_tuning: Optional[CoreTuning] = None
+        if contrast_weight > 0:
+            self.core_tuning = CoreTuning(
+                in_channels,
+                MODELS.build(contrast_loss),
+                contrast_weight=contrast_weight,
+                mixup=mixup,
+                projector=projector,
+                gather_across_ranks=gather_across_ranks)
 
     def _soft_targets(self, data_samples: List[DataSample]) -> torch.Tensor:
         """(N, C) targets from ``gt_score`` when present, else ``gt_label``."""
@@ -144,24 +146,24 @@ class CoreTuneClsHead(LinearClsHead):
         """
         features = self.pre_logits(feats)
         targets = self._soft_targets(data_samples).to(features.device)
-        if self.core_tuning and self.gather_across_ranks:
-            features, targets = gather_across_ranks(features, targets)
-        num = features.size(0)
         losses = dict()
-        if self.core_tuning:
-            samples, sample_targets = hard_pair_mixup(
-                features,
-                targets,
-                generator=shared_generator(features.device),
-                **self.mixup)
-            embeddings = self.projector(samples)
-            losses['loss_contrast'] = self.contrast_weight * \
-                self.contrast_loss(embeddings, sample_targets)
-        else:
+        if self.core_tuning is None:
             samples, sample_targets = features, targets
+        else:
+            out = self.core_tuning(features, targets)
+            losses['loss_contrast'] = out.loss_contrast
+            samples, sample_targets = out.samples, out.targets
+            features, targets = samples[:out.num_original], \
+                sample_targets[:out.num_original]
+        num = features.size(0)
         # soft targets stay float32, also under autocast
         if self.smooth_classifier:
             cls_score, cls_target = self.fc(samples), sample_targets
+            if self.prior_correction and cls_score.size(0) > num:
+                offset = prior_correction(cls_target[num:],
+                                          cls_target[:num].mean(dim=0))
+                cls_score = torch.cat(
+                    [cls_score[:num].float(), cls_score[num:].float() + offset])
         else:
             cls_score, cls_target = self.fc(features), targets
         losses['loss_cls'] = self.loss_module(
@@ -174,4 +176,3 @@ class CoreTuneClsHead(LinearClsHead):
                 {f'accuracy_top-{k}': a[0]
                  for k, a in zip(self.topk, acc)})
         return losses
-

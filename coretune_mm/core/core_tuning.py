@@ -1,0 +1,179 @@
+"""One Core-tuning step: gather, hard-pair mixup, projection, contrast.
+
+Shared by the classification head and the pixel-level decode heads; the
+adapters keep only what is host-specific (where the features and labels
+come from, and how the classifier is trained on the generated samples).
+"""
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+
+from .distributed import gather_across_ranks, is_distributed
+from .mixup import check_mixup_args, hard_pair_mixup
+from .projection import ProjectionHead
+
+__all__ = ['CoreTuning', 'CoreTuningOutput', 'find_core_tuning']
+
+# odd 64-bit constant: the own stream differs from the global one
+_STREAM_OFFSET = 0x9E3779B97F4A7C15
+
+
+class CoreTuningOutput(NamedTuple):
+    """What one Core-tuning step returns.
+
+    Attributes:
+        samples (Tensor): (kN, D) the (gathered) originals, then the
+            generated semi-hard negatives and hard positives.
+        targets (Tensor): (kN, C) float32 soft labels of ``samples``.
+        num_original (int): N, the number of (gathered) originals.
+        loss_contrast (Tensor): ``contrast_weight`` times the contrastive
+            loss of the projected samples (a DDP-safe zero when N < 2).
+    """
+    samples: torch.Tensor
+    targets: torch.Tensor
+    num_original: int
+    loss_contrast: torch.Tensor
+
+
+class CoreTuning(nn.Module):
+    """The Core-tuning step on a batch of features and soft labels.
+
+    It owns the projection head, the mixup options and its own random
+    stream. The stream is seeded from ``torch.initial_seed()`` and never
+    draws from the global generator, so that a CE run and a Core-tuning run
+    with the same seed see the same data order, augmentation and dropout.
+    Each step draws one seed from the stream, identical on every rank.
+
+    Args:
+        in_channels (int): Feature dimension D.
+        contrast_loss (callable): ``(embeddings (M, d), soft labels (M, C))
+            -> scalar``, e.g. :class:`FocalSupConLoss`.
+        contrast_weight (float): eta. Defaults to 0.1.
+        mixup (dict, optional): Options of :func:`hard_pair_mixup`.
+        projector (dict, optional): ``hidden_channels`` and ``out_channels``
+            of :class:`ProjectionHead`.
+        gather_across_ranks (bool): Under distributed training, run the step
+            on the rows of all ranks. Defaults to True.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 contrast_loss: Callable[[torch.Tensor, torch.Tensor],
+                                         torch.Tensor],
+                 contrast_weight: float = 0.1,
+                 mixup: Optional[dict] = None,
+                 projector: Optional[dict] = None,
+                 gather_across_ranks: bool = True):
+        super().__init__()
+        if not contrast_weight >= 0:
+            raise ValueError(
+                f'contrast_weight must be >= 0, got {contrast_weight}')
+        self.mixup = dict(mixup or {})
+        try:
+            check_mixup_args(**self.mixup)
+        except TypeError as err:
+            raise ValueError(
+                f'mixup: unknown option in {self.mixup}: {err}') from None
+        try:
+            self.projector = ProjectionHead(in_channels, **(projector or {}))
+        except TypeError as err:
+            raise ValueError(
+                f'projector: unknown option in {projector}: {err}') from None
+        self.contrast_loss = contrast_loss
+        self.contrast_weight = contrast_weight
+        self.gather_across_ranks = gather_across_ranks
+        self._stream: Optional[torch.Generator] = None
+
+    # -- randomness --------------------------------------------------------
+    @property
+    def stream(self) -> torch.Generator:
+        """The CPU generator of this module, created on first use."""
+        if self._stream is None:
+            seed = torch.tensor(
+                [(torch.initial_seed() ^ _STREAM_OFFSET) % 2**62])
+            if self.gather_across_ranks and is_distributed():
+                backend_device = 'cuda' if dist.get_backend() == 'nccl' \
+                    else 'cpu'
+                seed = seed.to(backend_device)
+                dist.broadcast(seed, src=0)
+            self._stream = torch.Generator().manual_seed(int(seed))
+        return self._stream
+
+    def get_stream_state(self) -> torch.Tensor:
+        """State of the own stream (saved for exact resume)."""
+        return self.stream.get_state()
+
+    def set_stream_state(self, state: torch.Tensor) -> None:
+        """Restore a state from :meth:`get_stream_state`."""
+        self.stream.set_state(state)
+
+    def generators(self, device: torch.device
+                   ) -> Tuple[torch.Generator, torch.Generator]:
+        """Generators for one step on ``device``.
+
+        Returns:
+            tuple: ``shared``, seeded identically on every rank (mixup draws
+            on the gathered batch), and ``local``, seeded per rank (draws on
+            the rank's own data, such as pixel sampling).
+        """
+        seed = int(torch.randint(2**62, (1, ), generator=self.stream))
+        rank = dist.get_rank() if is_distributed() else 0
+        shared = torch.Generator(device=device).manual_seed(seed)
+        local = torch.Generator(device=device).manual_seed(seed + 1 + rank)
+        return shared, local
+
+    # -- the step -----------------------------------------------------------
+    def forward(self,
+                features: torch.Tensor,
+                soft_labels: torch.Tensor,
+                generator: Optional[torch.Generator] = None
+                ) -> CoreTuningOutput:
+        """Mix hard samples into the batch and weigh their contrast.
+
+        Every rank must call this once per step, also with no rows.
+
+        Args:
+            features (Tensor): (N, D) features of this rank.
+            soft_labels (Tensor): (N, C) soft labels.
+            generator (torch.Generator, optional): The shared generator of
+                this step; drawn from :meth:`generators` when None.
+
+        Returns:
+            CoreTuningOutput: samples, targets, N and the weighted loss.
+        """
+        if self.gather_across_ranks:
+            features, soft_labels = gather_across_ranks(
+                features, soft_labels)
+        num = features.size(0)
+        soft_labels = soft_labels.float()
+        if generator is None:
+            generator = self.generators(features.device)[0]
+        if num < 2:
+            return CoreTuningOutput(features, soft_labels, num,
+                                    self.zero_loss(features))
+        samples, targets = hard_pair_mixup(
+            features, soft_labels, generator=generator, **self.mixup)
+        loss = self.contrast_loss(self.projector(samples), targets)
+        return CoreTuningOutput(samples, targets, num,
+                                self.contrast_weight * loss)
+
+    def zero_loss(self, anchor: torch.Tensor) -> torch.Tensor:
+        """A float32 zero that reaches every parameter (DDP needs it)."""
+        touch = sum(p.sum() for p in self.parameters())
+        return touch * 0.0 + anchor.float().sum() * 0.0
+
+    def extra_repr(self) -> str:
+        return (f'contrast_weight={self.contrast_weight}, '
+                f'mixup={self.mixup}, '
+                f'gather_across_ranks={self.gather_across_ranks}')
+
+
+def find_core_tuning(model: nn.Module) -> Dict[str, CoreTuning]:
+    """The :class:`CoreTuning` modules of ``model`` by qualified name."""
+    return {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(module, CoreTuning)
+    }

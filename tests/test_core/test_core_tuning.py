@@ -1,0 +1,97 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from coretune_mm.core import (CoreTuning, class_frequencies,
+                              focal_supcon_loss, hard_pair_mixup,
+                              prior_correction, soft_cross_entropy)
+
+
+def make(**kwargs):
+    return CoreTuning(6, focal_supcon_loss, projector=dict(out_channels=4),
+                      **kwargs)
+
+
+def batch(num=10, classes=3):
+    features = torch.randn(num, 6, requires_grad=True)
+    labels = F.one_hot(torch.arange(num) % classes, classes).float()
+    return features, labels
+
+
+def test_step_equals_the_composition():
+    core = make(contrast_weight=0.2)
+    features, labels = batch()
+    state = core.get_stream_state()
+    out = core(features, labels)
+    core.set_stream_state(state)
+    shared, _ = core.generators(features.device)
+    mixed, targets = hard_pair_mixup(features, labels, generator=shared)
+    assert out.num_original == 10
+    assert torch.equal(out.samples, mixed) and torch.equal(out.targets, targets)
+    expected = 0.2 * focal_supcon_loss(core.projector(mixed), targets)
+    assert torch.allclose(out.loss_contrast, expected)
+
+
+def test_own_stream_follows_the_seed_and_spares_the_global_one():
+    torch.manual_seed(7)
+    first = make().generators(torch.device('cpu'))
+    after = torch.rand(3)
+    torch.manual_seed(7)
+    second = make().generators(torch.device('cpu'))
+    assert torch.equal(torch.rand(3), after)  # no draw from the global RNG
+    for a, b in zip(first, second):
+        assert torch.equal(torch.rand(5, generator=a),
+                           torch.rand(5, generator=b))
+    torch.manual_seed(8)
+    other = make().generators(torch.device('cpu'))
+    assert not torch.equal(torch.rand(5, generator=other[0]),
+                           torch.rand(5, generator=first[0]))
+    # shared and local generators differ
+    shared, local = make().generators(torch.device('cpu'))
+    assert not torch.equal(torch.rand(5, generator=shared),
+                           torch.rand(5, generator=local))
+
+
+def test_fewer_than_two_rows_give_a_zero_that_reaches_the_projector():
+    core = make()
+    features, labels = batch(num=1)
+    out = core(features, labels)
+    assert out.loss_contrast.item() == 0 and out.samples.size(0) == 1
+    out.loss_contrast.backward()
+    assert all(p.grad is not None for p in core.parameters())
+    assert torch.isfinite(features.grad).all()
+
+
+@pytest.mark.parametrize('kwargs, name', [
+    (dict(mixup=dict(alpah=1.0)), 'mixup'),
+    (dict(mixup=dict(alpha=0.0)), 'alpha'),
+    (dict(projector=dict(outchannels=3)), 'projector'),
+    (dict(contrast_weight=-0.1), 'contrast_weight'),
+])
+def test_bad_options(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        CoreTuning(6, focal_supcon_loss, **kwargs)
+
+
+def test_prior_correction_cancels_the_bias_gradient():
+    # a classifier predicting `prior` trained on rows of another class mix
+    prior = torch.tensor([0.85, 0.1, 0.05])
+    rows = F.one_hot(torch.tensor([1, 2, 2, 0, 1, 1]), 3).float() * 0.7 + \
+        torch.tensor([0.3, 0.0, 0.0])
+    bias = prior.log().clone().requires_grad_()
+    logits = bias.expand(len(rows), 3)
+    soft_cross_entropy(logits + prior_correction(rows, prior), rows).backward()
+    assert bias.grad.abs().max() < 1e-6
+    bias.grad = None
+    soft_cross_entropy(logits, rows).backward()  # without: pushed away
+    assert bias.grad[0] > 0.1
+    # the offset is log q - log prior with q the rows' mean
+    assert torch.allclose(
+        prior_correction(rows, prior), rows.mean(0).log() - prior.log())
+
+
+def test_class_frequencies_against_a_count():
+    labels = torch.tensor([[0, 0, 1], [255, 2, 0]])
+    assert torch.allclose(
+        class_frequencies(labels, 4), torch.tensor([3, 1, 1, 0]) / 5)
+    assert class_frequencies(torch.full((3, ), 255), 2).sum() == 0
