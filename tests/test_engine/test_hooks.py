@@ -149,9 +149,10 @@ def test_contrast_warmup_ramps_mix_weight_of_a_pixel_head():
     head = model.decode_head
     assert head.core_tuning.contrast_weight == pytest.approx(0.1)
     assert head.mix_weight == pytest.approx(0.25)
+    # a classification head has no mix_weight to ramp
+    from coretune_mm.models import CoreTuneClsHead
+    classifier = nn.Module()
+    classifier.head = CoreTuneClsHead(num_classes=3, in_channels=4)
     with pytest.raises(ValueError, match='mix_weight'):
-        plain = nn.Module()
-        plain.head = nn.Linear(2, 2)
-        plain.head.core_tuning = nn.Linear(2, 2)
         ContrastWarmupHook(2, mix_weight=True).before_train(
-            SimpleNamespace(model=plain))
+            SimpleNamespace(model=classifier))
