@@ -39,7 +39,8 @@ from typing import Dict, List, Optional, Sequence
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from coretune_mm.evaluation.paired import paired_difference  # noqa: E402
+from coretune_mm.evaluation.paired import (paired_plot,  # noqa: E402
+                                          paired_table)
 from coretune_mm.utils.demo_data import (make_digits_folder,  # noqa: E402
                                          make_digits_voc)
 
@@ -234,66 +235,6 @@ def seg_evidence(checkpoint: str, work_dir: str, variants: Sequence[str],
     }
 
 
-def paired_table(results: dict, split: str, metrics: Sequence[str]) -> str:
-    """Markdown: CE's mean, then each variant's paired difference to CE
-    (mean +/- standard error over seeds) for every metric."""
-    base = results['ce'][split]
-    n = len(base)
-    lines = [
-        '| run | ' + ' | '.join(metrics) + ' |',
-        '|' + ' --- |' * (len(metrics) + 1),
-        '| CE (mean) | ' + ' | '.join(
-            f'{statistics.mean(r[m] for r in base):.2f}' for m in metrics) +
-        ' |'
-    ]
-    for name, by_split in results.items():
-        if name == 'ce':
-            continue
-        cells = []
-        for metric in metrics:
-            diff = paired_difference([r[metric] for r in base],
-                                     [r[metric] for r in by_split[split]])
-            cells.append(f'{diff["mean"]:+.2f} +/- {diff["se"]:.2f}')
-        lines.append(f'| {name} minus CE | ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines) + f'\n\n({n} paired seeds, {split} scenes)'
-
-
-def paired_plot(results: dict, metrics: Sequence[str], path: str) -> None:
-    """Per-seed paired differences (dots) and their mean +/- s.e. (bars),
-    one panel per split."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    variants = [n for n in results if n != 'ce']
-    fig, axes = plt.subplots(
-        1, len(SEG_SPLITS), figsize=(7 * len(SEG_SPLITS), 4), dpi=100,
-        squeeze=False)
-    width = 0.8 / max(len(variants), 1)
-    for ax, split in zip(axes[0], SEG_SPLITS):
-        base = results['ce'][split]
-        for i, name in enumerate(variants):
-            xs = [j + (i - (len(variants) - 1) / 2) * width
-                  for j in range(len(metrics))]
-            for x, metric in zip(xs, metrics):
-                diffs = [v[metric] - b[metric]
-                         for b, v in zip(base, results[name][split])]
-                stats = paired_difference([b[metric] for b in base],
-                                          [v[metric] for v in
-                                           results[name][split]])
-                ax.bar(x, stats['mean'], width, yerr=stats['se'],
-                       color=f'C{i}', alpha=0.6,
-                       label=name if metric == metrics[0] else None)
-                ax.plot([x] * len(diffs), diffs, 'k.', markersize=3)
-        ax.axhline(0, color='k', linewidth=0.8)
-        ax.set_xticks(range(len(metrics)), metrics)
-        ax.set_ylabel('variant minus CE (points), same seed')
-        ax.set_title(f'{split} scenes, {len(base)} seeds', fontsize=9)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, bbox_inches='tight')
-    plt.close(fig)
-
-
 def cls_options(data_root: str, seed: int, epochs: int) -> List[str]:
     return [
         f'train_dataloader.dataset.data_root={data_root}',
@@ -433,12 +374,13 @@ def main() -> None:
             json.dump(seg, f, indent=2)
         metrics = SEG_METRICS
         text = '\n\n'.join(
-            f'### {split} scenes\n\n' + paired_table(seg, split, metrics)
+            f'### {split} scenes\n\n' + paired_table(seg, 'ce', split, metrics)
             for split in SEG_SPLITS)
         print(text)
         with open('docs/seg_evidence.md', 'w') as f:
             f.write(text + '\n')
-        paired_plot(seg, metrics, 'docs/seg_evidence.png')
+        paired_plot(seg, 'ce', list(SEG_SPLITS), metrics,
+                    'docs/seg_evidence.png')
     if 'cls' not in args.tasks:
         return
 
