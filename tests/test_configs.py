@@ -52,3 +52,20 @@ def test_pairs_differ_only_in_the_head(dataset):
     assert core.model.backbone.init_cfg.prefix == 'module.encoder_q.'
     assert core.optim_wrapper.accumulative_counts == 4
     assert core.optim_wrapper.optimizer.nesterov
+
+
+def test_fashion_mnist_pair_differs_only_in_the_head():
+    folder = osp.join(REPO, 'configs', 'fashion_mnist')
+    ce = Config.fromfile(osp.join(folder, 'resnet18_ce_fashion-mnist.py'))
+    core = Config.fromfile(
+        osp.join(folder, 'resnet18_coretune_fashion-mnist.py'))
+    ce_dict, core_dict = ce.to_dict(), core.to_dict()
+    ce_dict['model'].pop('head')
+    core_dict['model'].pop('head')
+    assert ce_dict == core_dict
+    # no download at run time; validation from training, test from t10k
+    for loader, test_mode in (('train', False), ('val', False),
+                              ('test', True)):
+        dataset = core[f'{loader}_dataloader'].dataset
+        assert dataset.type == 'FashionMNIST' and not dataset.download
+        assert dataset.test_mode == test_mode
