@@ -16,7 +16,8 @@ def check_sampler_args(max_samples: int = 1024, min_pixels: int = 2) -> None:
     """Validate the options of :func:`sample_pixels`; raise ValueError."""
     for name, value in (('max_samples', max_samples), ('min_pixels',
                                                         min_pixels)):
-        if not (isinstance(value, int) and value > 0):
+        if isinstance(value, bool) or not (isinstance(value, int)
+                                           and value > 0):
             raise ValueError(
                 f'{name} must be a positive int, got {value!r}')
 

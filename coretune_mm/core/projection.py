@@ -24,11 +24,13 @@ class ProjectionHead(nn.Module):
                  hidden_channels: Optional[int] = None,
                  out_channels: int = 256):
         super().__init__()
-        hidden_channels = hidden_channels or in_channels
+        if hidden_channels is None:
+            hidden_channels = in_channels
         for name, value in (('in_channels', in_channels),
                             ('hidden_channels', hidden_channels),
                             ('out_channels', out_channels)):
-            if not (isinstance(value, int) and value > 0):
+            if isinstance(value, bool) or not (isinstance(value, int)
+                                               and value > 0):
                 raise ValueError(
                     f'projector {name} must be a positive int, got {value!r}')
         self.layers = nn.Sequential(

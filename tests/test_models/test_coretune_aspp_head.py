@@ -262,6 +262,10 @@ def test_bf16_autocast_is_finite_and_close():
     (dict(pixel_sampler=dict(budget=5)), 'pixel_sampler'),
     (dict(pixel_budget='per_gpu'), 'pixel_budget'),
     (dict(projector=dict(width=3)), 'projector'),
+    (dict(projector=dict(hidden_channels=0)), 'hidden_channels'),
+    (dict(pixel_sampler=dict(max_samples=True)), 'max_samples'),
+    (dict(smooth_classifier='no'), 'smooth_classifier'),
+    (dict(mix_detach=1), 'mix_detach'),
     (dict(mixup=dict(hn_lambda_min=2.0)), 'hn_lambda_min'),
 ])
 def test_bad_config_fails_at_build(kwargs, name):

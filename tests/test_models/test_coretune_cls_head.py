@@ -185,6 +185,8 @@ def test_bf16_autocast_close_to_float32():
     (dict(contrast_loss=dict(type='FocalSupConLoss', temperature=0)),
      'temperature'),
     (dict(projector=dict(out_channels=0)), 'out_channels'),
+    (dict(smooth_classifier='no'), 'smooth_classifier'),
+    (dict(prior_correction=None), 'prior_correction'),
 ])
 def test_bad_config_fails_at_build(kwargs, name):
     with pytest.raises(ValueError, match=name):

@@ -102,6 +102,12 @@ class PixelCoreTuningMixin:
                             ('mix_weight', mix_weight)):
             if not value >= 0:
                 raise ValueError(f'{name} must be >= 0, got {value}')
+        for name, value in (('smooth_classifier', smooth_classifier),
+                            ('prior_correction', prior_correction),
+                            ('mix_detach', mix_detach),
+                            ('gather_across_ranks', gather_across_ranks)):
+            if not isinstance(value, bool):
+                raise ValueError(f'{name} must be a bool, got {value!r}')
         if pixel_budget not in BUDGETS:
             raise ValueError(f'pixel_budget must be one of {BUDGETS}, got '
                              f'{pixel_budget!r}')

@@ -98,6 +98,11 @@ class CoreTuneClsHead(LinearClsHead):
         if not contrast_weight >= 0:
             raise ValueError(
                 f'contrast_weight must be >= 0, got {contrast_weight}')
+        for name, value in (('smooth_classifier', smooth_classifier),
+                            ('prior_correction', prior_correction),
+                            ('gather_across_ranks', gather_across_ranks)):
+            if not isinstance(value, bool):
+                raise ValueError(f'{name} must be a bool, got {value!r}')
         if contrast_weight == 0 and isinstance(init_cfg, dict) and \
                 init_cfg.get('override', {}).get('name') == 'core_tuning':
             # plain CE has no projector to initialise
