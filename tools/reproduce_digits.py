@@ -334,6 +334,9 @@ def main() -> None:
         '--seg-variants', nargs='+', choices=list(SEG_VARIANTS),
         default=list(SEG_VARIANTS))
     parser.add_argument(
+        '--seg-report', default='docs/seg_evidence',
+        help='prefix of the .md, .json and .png the segmentation part writes')
+    parser.add_argument(
         '--jobs', type=int, default=1,
         help='fine-tunings run side by side (the cores are shared)')
     args = parser.parse_args()
@@ -370,17 +373,17 @@ def main() -> None:
         make_digits_voc(SEG_DATA, **SEG_SCENES)
         seg = seg_evidence(checkpoint, args.work_dir, args.seg_variants,
                            args.seg_seeds, args.jobs)
-        with open('docs/seg_evidence.json', 'w') as f:
+        with open(args.seg_report + '.json', 'w') as f:
             json.dump(seg, f, indent=2)
         metrics = SEG_METRICS
         text = '\n\n'.join(
             f'### {split} scenes\n\n' + paired_table(seg, 'ce', split, metrics)
             for split in SEG_SPLITS)
         print(text)
-        with open('docs/seg_evidence.md', 'w') as f:
+        with open(args.seg_report + '.md', 'w') as f:
             f.write(text + '\n')
         paired_plot(seg, 'ce', list(SEG_SPLITS), metrics,
-                    'docs/seg_evidence.png')
+                    args.seg_report + '.png')
     if 'cls' not in args.tasks:
         return
 

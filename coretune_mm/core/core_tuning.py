@@ -4,6 +4,7 @@ Shared by the classification head and the pixel-level decode heads; the
 adapters keep only what is host-specific (where the features and labels
 come from, and how the classifier is trained on the generated samples).
 """
+import contextlib
 from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import torch
@@ -76,15 +77,35 @@ class CoreTuning(nn.Module):
         except TypeError as err:
             raise ValueError(
                 f'mixup: unknown option in {self.mixup}: {err}') from None
-        try:
-            self.projector = ProjectionHead(in_channels, **(projector or {}))
-        except TypeError as err:
-            raise ValueError(
-                f'projector: unknown option in {projector}: {err}') from None
         self.contrast_loss = contrast_loss
         self.contrast_weight = contrast_weight
         self.gather_across_ranks = gather_across_ranks
         self._stream: Optional[torch.Generator] = None
+        try:
+            with self._own_rng():
+                self.projector = ProjectionHead(in_channels,
+                                                **(projector or {}))
+        except TypeError as err:
+            raise ValueError(
+                f'projector: unknown option in {projector}: {err}') from None
+
+    @contextlib.contextmanager
+    def _own_rng(self):
+        """Seed the global CPU generator from the own stream for the block
+        and restore it afterwards: draws made inside (the projector's
+        initialisation) leave the global sequence as it was."""
+        seed = int(torch.randint(2**62, (1, ), generator=self.stream))
+        with torch.random.fork_rng(devices=[]):
+            torch.random.default_generator.manual_seed(seed)
+            yield
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default initialisation of the projector, drawn without
+        touching the global generator."""
+        with self._own_rng():
+            for module in self.projector.modules():
+                if isinstance(module, nn.Linear):
+                    module.reset_parameters()
 
     # -- randomness --------------------------------------------------------
     @property

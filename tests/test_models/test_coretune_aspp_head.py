@@ -279,3 +279,16 @@ def test_contrast_weight_zero_is_the_stock_head():
     losses = head.loss(inputs(), samples_from(random_labels()), None)
     assert set(losses) == {'loss_ce', 'acc_seg'}
     assert isinstance(head, CoreTuneASPPHead)
+
+
+def test_build_and_init_draw_like_the_stock_head():
+    def build_and_draw(head_type):
+        torch.manual_seed(4)
+        head = build(head_type)
+        return head, torch.rand(5)
+
+    core, after_core = build_and_draw('CoreTuneASPPHead')
+    stock, after_stock = build_and_draw('ASPPHead')
+    assert torch.equal(after_core, after_stock)
+    for (name, p), q in zip(stock.named_parameters(), core.parameters()):
+        assert torch.equal(p, q), name

@@ -211,3 +211,21 @@ def test_registered_in_both_hosts():
     assert torch.allclose(loss(z, y), 2 * focal_supcon_loss(z, y))
     assert torch.allclose(
         loss(z, to_soft_labels(y, 3)), 2 * focal_supcon_loss(z, y))
+
+
+def test_build_and_init_draw_like_linear_cls_head():
+    # CE and Core-tuning runs with one seed: same fc init, same RNG after
+    def build_and_draw(head_type):
+        torch.manual_seed(4)
+        head = MODELS.build(
+            dict(type=head_type, num_classes=NUM_CLASSES, in_channels=DIM))
+        head.init_weights()
+        return head, torch.rand(5)
+
+    core, after_core = build_and_draw('CoreTuneClsHead')
+    linear, after_linear = build_and_draw('LinearClsHead')
+    assert torch.equal(after_core, after_linear)
+    assert torch.equal(core.fc.weight, linear.fc.weight)
+    # the projector keeps PyTorch's default (not N(0, 0.01)) initialisation
+    first = core.core_tuning.projector.layers[0].weight
+    assert first.std() > 0.05

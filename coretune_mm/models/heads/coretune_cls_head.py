@@ -1,5 +1,4 @@
 """Core-tuning classification head for MMPretrain."""
-import math
 from typing import List, Optional, Tuple
 
 import torch
@@ -11,16 +10,6 @@ from mmpretrain.structures import DataSample
 from coretune_mm.core import CoreTuning, prior_correction, to_soft_labels
 
 __all__ = ['CoreTuneClsHead']
-
-# PyTorch's own nn.Linear initialisation for the projection head; the
-# classifier keeps LinearClsHead's N(0, 0.01).
-_TORCH_LINEAR_INIT = dict(
-    type='Kaiming',
-    a=math.sqrt(5),
-    mode='fan_in',
-    nonlinearity='leaky_relu',
-    distribution='uniform')
-
 
 @MODELS.register_module()
 class CoreTuneClsHead(LinearClsHead):
@@ -72,8 +61,9 @@ class CoreTuneClsHead(LinearClsHead):
             Defaults to True.
         loss (dict): Classification loss; it receives soft targets (N, C).
             Defaults to ``dict(type='CrossEntropyLoss', use_soft=True)``.
-        init_cfg (dict, optional): Defaults to LinearClsHead's N(0, 0.01)
-            for ``fc`` and PyTorch's default for ``projector``.
+        init_cfg (dict, optional): Initialisation of ``fc``. Defaults to
+            LinearClsHead's N(0, 0.01). The projector keeps PyTorch's
+            default initialisation, drawn from Core-tuning's own stream.
         **kwargs: ``topk`` and ``cal_acc`` of :class:`ClsHead`.
     """
 
@@ -90,10 +80,7 @@ class CoreTuneClsHead(LinearClsHead):
                  loss: dict = dict(
                      type='CrossEntropyLoss', use_soft=True, loss_weight=1.0),
                  init_cfg: Optional[dict] = dict(
-                     type='Normal',
-                     layer='Linear',
-                     std=0.01,
-                     override=dict(name='core_tuning', **_TORCH_LINEAR_INIT)),
+                     type='Normal', layer='Linear', std=0.01),
                  **kwargs):
         if not contrast_weight >= 0:
             raise ValueError(
@@ -103,10 +90,6 @@ class CoreTuneClsHead(LinearClsHead):
                             ('gather_across_ranks', gather_across_ranks)):
             if not isinstance(value, bool):
                 raise ValueError(f'{name} must be a bool, got {value!r}')
-        if contrast_weight == 0 and isinstance(init_cfg, dict) and \
-                init_cfg.get('override', {}).get('name') == 'core_tuning':
-            # plain CE has no projector to initialise
-            init_cfg = {k: v for k, v in init_cfg.items() if k != 'override'}
         super().__init__(
             num_classes=num_classes,
             in_channels=in_channels,
@@ -126,6 +109,19 @@ class CoreTuneClsHead(LinearClsHead):
                 mixup=mixup,
                 projector=projector,
                 gather_across_ranks=gather_across_ranks)
+
+    def init_weights(self) -> None:
+        """Initialise ``fc`` exactly as :class:`LinearClsHead` does (the
+        same draws from the global generator as the CE baseline), then the
+        projector from Core-tuning's own stream."""
+        core = self.core_tuning
+        self.core_tuning = None
+        try:
+            super().init_weights()
+        finally:
+            self.core_tuning = core
+        if core is not None:
+            core.reset_parameters()
 
     def _soft_targets(self, data_samples: List[DataSample]) -> torch.Tensor:
         """(N, C) targets from ``gt_score`` when present, else ``gt_label``."""
