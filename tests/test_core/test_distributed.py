@@ -1,6 +1,5 @@
 """Two gloo processes on the CPU against one process on the whole batch."""
 import datetime
-import os
 import time
 
 import pytest
