@@ -1,11 +1,15 @@
-"""Convert a contrastive (CSL) ResNet-50 checkpoint to what our configs load.
+"""Convert a contrastive (CSL) ResNet checkpoint to what our configs load.
 
 Recognises MoCo v1/v2 (``module.encoder_q.``), MoCo v3
 (``module.base_encoder.``), InfoMin / PyContrast (``model`` ->
 ``module.encoder.``), SwAV / DeepCluster (``module.``), SimCLR converted to
 torchvision and torchvision itself (no prefix), and MMPretrain's
 self-supervised releases (``backbone.``). Projection heads, queues and
-momentum encoders are dropped; every ResNet-50 tensor must be present.
+momentum encoders are dropped. The depth (18, 34, 50, 101, 152) is read
+from the blocks and written to the output's ``meta``; every tensor of a
+ResNet of that depth must be present, and a backbone tensor that no such
+ResNet has is an error. The shipped configs build a ResNet-50: for another
+depth, set ``model.backbone.depth`` too.
 
 Example::
 
@@ -30,9 +34,18 @@ def main(argv=None) -> None:
         default='module.encoder_q.',
         help='prefix of the output keys (the configs load '
         '"module.encoder_q."); "" for a bare backbone')
+    parser.add_argument(
+        '--depth',
+        type=int,
+        choices=[18, 34, 50, 101, 152],
+        help='refuse a checkpoint of another ResNet depth (default: accept '
+        'the depth the checkpoint has)')
     args = parser.parse_args(argv)
     if not osp.isfile(args.src):
         raise SystemExit(f'src: no such file {args.src}')
+    if osp.realpath(args.dst) == osp.realpath(args.src):
+        raise SystemExit(f'dst: {args.dst} is the source checkpoint; write '
+                         'the conversion to another file')
     try:
         # a pre-trained file from elsewhere: tensors only
         checkpoint = torch.load(args.src, map_location='cpu', weights_only=True)
@@ -40,15 +53,20 @@ def main(argv=None) -> None:
         raise SystemExit(f'src: cannot read {args.src} as a torch '
                          f'checkpoint: {err}') from None
     try:
-        state, layout, dropped = convert_csl_checkpoint(
-            checkpoint, out_prefix=args.prefix)
+        state, layout, depth, dropped = convert_csl_checkpoint(
+            checkpoint, out_prefix=args.prefix, depth=args.depth)
     except ValueError as err:
         raise SystemExit(f'{args.src}: {err}') from None
-    torch.save(dict(state_dict=state, meta=dict(layout=layout)), args.dst)
-    print(f'{args.src}: layout {layout}; kept {len(state)} backbone tensors, '
-          f'dropped {len(dropped)}'
+    torch.save(
+        dict(state_dict=state, meta=dict(layout=layout, depth=depth)),
+        args.dst)
+    print(f'{args.src}: layout {layout}, ResNet-{depth}; kept {len(state)} '
+          f'backbone tensors, dropped {len(dropped)}'
           + (f' (e.g. {", ".join(dropped[:6])})' if dropped else ''))
     print(f'wrote {args.dst}')
+    if depth != 50:
+        print(f'the shipped configs build a ResNet-50: add --cfg-options '
+              f'model.backbone.depth={depth}')
 
 
 if __name__ == '__main__':

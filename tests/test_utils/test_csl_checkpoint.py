@@ -63,8 +63,8 @@ LAYOUT_NAMES = [
 def test_round_trip(layout, backbone):
     checkpoint = fake(layout, backbone)
     assert detect_layout(checkpoint) == layout
-    state, detected, dropped = convert_csl_checkpoint(checkpoint)
-    assert detected == layout
+    state, detected, depth, dropped = convert_csl_checkpoint(checkpoint)
+    assert detected == layout and depth == 50
     assert set(state) == {f'module.encoder_q.{k}' for k in backbone}
     for k, v in backbone.items():
         assert state[f'module.encoder_q.{k}'] is v
@@ -84,6 +84,61 @@ def test_errors(backbone):
     wrong['layer1.0.conv1.weight'] = torch.zeros(3, 3)
     with pytest.raises(ValueError, match='shape'):
         convert_csl_checkpoint(wrong)
+
+
+@pytest.mark.parametrize('depth', [18, 34, 101])
+def test_other_depths_are_detected_not_cut_down(depth):
+    import torchvision.models as tvm
+    state = getattr(tvm, f'resnet{depth}')(weights=None).state_dict()
+    moco = dict(state_dict={f'module.encoder_q.{k}': v
+                            for k, v in state.items()})
+    out, layout, found, dropped = convert_csl_checkpoint(moco)
+    assert (layout, found) == ('moco_v1_v2', depth)
+    assert set(out) == {f'module.encoder_q.{k}'
+                        for k in state if not k.startswith('fc.')}
+    assert dropped == ['module.encoder_q.fc.weight', 'module.encoder_q.fc.bias']
+    with pytest.raises(ValueError, match=f'expected a ResNet-50, its blocks '
+                       f'are those of a ResNet-{depth}'):
+        convert_csl_checkpoint(moco, depth=50)
+
+
+def test_backbone_tensors_outside_the_depth_are_errors(backbone):
+    extra_block = fake('torchvision', backbone)
+    extra_block['layer4.3.conv1.weight'] = torch.zeros(512, 2048, 1, 1)
+    with pytest.raises(ValueError, match=r'\(3, 4, 6, 4\) match no ResNet'):
+        convert_csl_checkpoint(extra_block)
+    extra_layer = fake('torchvision', backbone)
+    extra_layer['layer1.0.conv4.weight'] = torch.zeros(1)
+    with pytest.raises(ValueError, match='layer1.0.conv4.weight is not part '
+                       'of a ResNet-50'):
+        convert_csl_checkpoint(extra_layer)
+
+
+def test_cli_writes_the_depth(tmp_path):
+    import torchvision.models as tvm
+    state = tvm.resnet101(weights=None).state_dict()
+    src = tmp_path / 'moco101.pth'
+    torch.save(dict(state_dict={f'module.encoder_q.{k}': v
+                                for k, v in state.items()}), src)
+    tool = osp.join(REPO, 'tools', 'convert_checkpoint.py')
+    ok = subprocess.run([sys.executable, tool, str(src),
+                         str(tmp_path / 'out.pth')],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert 'ResNet-101' in ok.stdout
+    assert 'model.backbone.depth=101' in ok.stdout
+    out = torch.load(tmp_path / 'out.pth', weights_only=True)
+    assert out['meta'] == dict(layout='moco_v1_v2', depth=101)
+    refused = subprocess.run([sys.executable, tool, str(src),
+                              str(tmp_path / 'out50.pth'), '--depth', '50'],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert 'expected a ResNet-50' in refused.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / 'out50.pth').exists()
+    same = subprocess.run([sys.executable, tool, str(src), str(src)],
+                          capture_output=True, text=True)
+    assert same.returncode != 0 and 'dst:' in same.stderr
+    assert torch.load(src, weights_only=True)['state_dict']
 
 
 def test_cli_refuses_a_truncated_file(tmp_path, backbone):
