@@ -51,7 +51,7 @@ def main(argv=None) -> None:
         checkpoint = torch.load(args.src, map_location='cpu', weights_only=True)
     except Exception as err:  # truncated or not a torch file
         raise SystemExit(f'src: cannot read {args.src} as a torch '
-                         f'checkpoint: {err}') from None
+                         f'checkpoint: {str(err).splitlines()[0]}') from None
     try:
         state, layout, depth, dropped = convert_csl_checkpoint(
             checkpoint, out_prefix=args.prefix, depth=args.depth)

@@ -4,28 +4,46 @@ Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``, which
 refuses the non-tensor state that MMEngine saves next to the weights (the
 MessageHub's ``HistoryBuffer`` and the numpy arrays and scalars inside it), so
 ``--resume`` and ``load_from`` fail on MMEngine's own checkpoints. Rather than
-turning the safe unpickler off, allow exactly those types, plus a
-``getattr`` restricted to what ``HistoryBuffer`` pickles (its statistics
-methods, stored as ``getattr(HistoryBuffer, name)``).
+turning the safe unpickler off, allow exactly those types (numpy's under both
+``numpy.core`` and numpy 2's ``numpy._core``), plus a ``getattr`` restricted
+to what ``HistoryBuffer`` pickles (its statistics methods, stored as
+``getattr(HistoryBuffer, name)``).
+
+``HistoryBuffer.__setstate__`` merges the pickled statistics methods into
+the class-level table that every buffer of the process uses, so a crafted
+file could make ``'mean'`` compute a maximum. Under the safe unpickler a
+buffer is therefore rebuilt by :class:`_LoadedHistoryBuffer`, which keeps
+the process's own table and leaves a plain ``HistoryBuffer``.
 """
 import numpy as np
 import torch
+from mmengine.logging import HistoryBuffer
 
 __all__ = ['CHECKPOINT_SAFE_GLOBALS', 'register_checkpoint_safe_globals']
 
+_HISTORY_BUFFER = f'{HistoryBuffer.__module__}.{HistoryBuffer.__qualname__}'
 
-from mmengine.logging import HistoryBuffer
+
+class _LoadedHistoryBuffer(HistoryBuffer):
+    """What the safe unpickler builds for a pickled ``HistoryBuffer``."""
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        state.pop('statistics_methods', None)  # the process's own table
+        self._set_default_statistics()
+        self.__dict__.update(state)
+        self.__class__ = HistoryBuffer
 
 
 def _history_buffer_getattr(obj: object, name: str) -> object:
     """``getattr`` limited to the public methods of HistoryBuffer."""
     public_method = not name.startswith('_') and callable(
         vars(HistoryBuffer).get(name))
-    if obj is not HistoryBuffer or not public_method:
+    if obj not in (HistoryBuffer, _LoadedHistoryBuffer) or not public_method:
         raise RuntimeError(
             f'checkpoint asks for getattr({obj!r}, {name!r}); only the '
             'public methods of mmengine HistoryBuffer are allowed')
-    return getattr(obj, name)
+    return getattr(HistoryBuffer, name)
 
 
 def _checkpoint_safe_globals() -> list:
@@ -34,9 +52,14 @@ def _checkpoint_safe_globals() -> list:
         obj for obj in vars(np.dtypes).values()
         if isinstance(obj, type) and issubclass(obj, np.dtype)
     ]
+    numpy_functions = [
+        (function, f'{module}.multiarray.{function.__name__}')
+        for function in (multiarray._reconstruct, multiarray.scalar)
+        for module in ('numpy.core', 'numpy._core')
+    ]
     return [
-        HistoryBuffer, multiarray._reconstruct, multiarray.scalar, np.ndarray,
-        np.dtype, *dtype_classes,
+        (_LoadedHistoryBuffer, _HISTORY_BUFFER), *numpy_functions,
+        np.ndarray, np.dtype, *dtype_classes,
         (_history_buffer_getattr, 'builtins.getattr'),
         (_history_buffer_getattr, '__builtin__.getattr')
     ]
