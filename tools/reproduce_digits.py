@@ -140,27 +140,11 @@ def from_checkpoint(config: str, checkpoint: str, work_dir: str) -> str:
     return path
 
 
-def test_feature_stats(work_dir: str) -> Dict[str, float]:
-    """What ``FeatureSpaceHook`` logged in the last test run of a work dir
-    (``feature_ratio`` = mean intra-class / mean inter-class distance)."""
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                          'scalars.json')))[::-1]:
-        with open(path) as f:
-            records = [json.loads(line) for line in f if line.strip()]
-        stats = {
-            k[len('test/'):]: v
-            for record in records for k, v in record.items()
-            if k.startswith('test/feature_')
-        }
-        if stats:
-            return stats
-    return {}
-
-
 def finetune(config: str, checkpoint: str, work_dir: str,
              options: Sequence[str]) -> Dict[str, float]:
     """Train ``config`` from ``checkpoint``, test the last checkpoint and
-    return the test metrics (cached in ``work_dir/test.json``)."""
+    return the test metrics, ``FeatureSpaceHook``'s ``feature_*`` included
+    (cached in ``work_dir/test.json``)."""
     out = osp.join(work_dir, 'test.json')
     if not osp.isfile(out):
         config = from_checkpoint(config, checkpoint, work_dir)
@@ -172,7 +156,6 @@ def finetune(config: str, checkpoint: str, work_dir: str,
             out, '--cfg-options', *options)
     with open(out) as f:
         metrics = json.load(f)
-    metrics.update(test_feature_stats(work_dir))
     return metrics
 
 

@@ -1,6 +1,5 @@
 """The reporting helpers of tools/reproduce_digits.py."""
 import importlib.util
-import json
 import os.path as osp
 import statistics
 
@@ -37,22 +36,6 @@ def test_table_marks_missing_metrics():
                         ['accuracy/top1', 'feature_ratio'])
     assert text.splitlines()[0].startswith('| run | top1 |')
     assert '| a | 90.00 +/- 0.00 | - | 90.00 |' in text
-
-
-def test_feature_stats_come_from_the_last_test_run(tmp_path):
-    script = load_script()
-    for stamp, ratio in (('20260101_000000', 0.9), ('20260102_000000', 0.25),
-                         ('20260103_000000', None)):
-        vis = tmp_path / stamp / 'vis_data'
-        vis.mkdir(parents=True)
-        # a training run logs no test scalars and must be skipped
-        record = {'loss': 1.0, 'step': 1} if ratio is None else {
-            'test/feature_ratio': ratio, 'test/feature_intra': 0.1,
-            'step': 0}
-        (vis / 'scalars.json').write_text(json.dumps(record) + '\n')
-    stats = script.test_feature_stats(str(tmp_path))
-    assert stats == {'feature_ratio': 0.25, 'feature_intra': 0.1}
-    assert script.test_feature_stats(str(tmp_path / 'none')) == {}
 
 
 def test_label_subset_keeps_every_kth_training_image(tmp_path):

@@ -4,7 +4,9 @@ import os.path as osp
 from typing import List, Optional
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.dist import all_gather_object, get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
@@ -21,24 +23,33 @@ class FeatureSpaceHook(Hook):
     Captures the input of the head's classifier (``fc`` for MMPretrain heads,
     ``conv_seg`` for decode heads: the pre-classifier features) on a bounded
     random sample of validation samples (pixels for segmentation, labels
-    nearest-resized to the feature map, the ignore index left out), then logs
-    ``{val,test}/feature_intra``, ``feature_inter_mean``,
+    nearest-resized to the feature map, the ignore index left out), gathered
+    from every rank, then reports ``feature_intra``, ``feature_inter_mean``,
     ``feature_inter_min`` and ``feature_ratio`` (see
-    :func:`coretune_mm.core.feature_space_stats`) through the MessageHub and
-    the visualizer. With ``plot=True`` it also writes a 2-D PCA scatter
-    (one colour per class) to ``<work_dir>/feature_space/``.
+    :func:`coretune_mm.core.feature_space_stats`) with the evaluation's
+    metrics: in its log line, its scalars (same step as the metrics) and
+    what ``runner.val()`` / ``runner.test()`` return. With ``plot=True`` it
+    also writes a 2-D PCA scatter (one colour per class) to
+    ``<work_dir>/feature_space/``.
+
+    What it cannot measure it skips, with one warning per reason: an
+    unlabelled set, a head without ``fc`` / ``conv_seg``, or a classifier
+    that runs several times per batch (sliding-window inference, test-time
+    augmentation), whose features do not line up with the labels.
 
     Training is untouched: the hook only observes evaluation forwards.
 
     Args:
-        max_samples (int): Most features kept per evaluation. Defaults to
-            2000.
+        max_samples (int): Most features kept per evaluation, over all
+            ranks. Defaults to 2000.
         per_batch (int): Most features kept per batch. Defaults to 256.
         plot (bool): Write the scatter plot. Defaults to False.
         seed (int): Seed of the sampling. Defaults to 0.
     """
 
-    priority = 'LOW'
+    # before LoggerHook (BELOW_NORMAL): the evaluation's own log line and
+    # scalars carry the values
+    priority = 'NORMAL'
 
     def __init__(self,
                  max_samples: int = 2000,
@@ -47,7 +58,8 @@ class FeatureSpaceHook(Hook):
                  seed: int = 0):
         for name, value in (('max_samples', max_samples), ('per_batch',
                                                             per_batch)):
-            if not (isinstance(value, int) and value > 0):
+            if not (isinstance(value, int) and not isinstance(value, bool)
+                    and value > 0):
                 raise ValueError(f'FeatureSpaceHook: {name} must be a '
                                  f'positive int, got {value!r}')
         self.max_samples = max_samples
@@ -55,62 +67,108 @@ class FeatureSpaceHook(Hook):
         self.plot = plot
         self.seed = seed
         self._handle = None
-        self._captured: Optional[torch.Tensor] = None
+        self._captured: List[torch.Tensor] = []
         self._features: List[torch.Tensor] = []
         self._labels: List[torch.Tensor] = []
+        self._skip: Optional[str] = None
+        self._warned = set()
 
     # -- capture ---------------------------------------------------------
     def _start(self, runner) -> None:
-        head = find_head(runner.model)
-        classifier = getattr(head, 'fc', None) or getattr(head, 'conv_seg')
-        self._features, self._labels = [], []
+        self._features, self._labels, self._captured = [], [], []
+        self._skip = None
         self._generator = torch.Generator().manual_seed(self.seed)
+        self._budget = max(1, self.max_samples // get_world_size())
+        try:
+            head = find_head(runner.model)
+        except ValueError as err:
+            self._skip = str(err)
+            return
+        classifier = getattr(head, 'fc', None) or getattr(
+            head, 'conv_seg', None)
+        if not isinstance(classifier, nn.Module):
+            self._skip = (f'{type(head).__name__} has no `fc` or `conv_seg` '
+                          'classifier to read features from')
+            return
 
         def capture(module, args):
-            self._captured = args[0].detach()
+            self._captured.append(args[0].detach())
 
         self._handle = classifier.register_forward_pre_hook(capture)
         self._ignore_index = getattr(head, 'ignore_index', None)
 
+    def _labels_of(self, outputs, features: torch.Tensor):
+        """Per-feature labels, or None (with ``self._skip`` set)."""
+        key = 'gt_sem_seg' if features.dim() == 4 else 'gt_label'
+        if not all(key in output for output in outputs):
+            self._skip = f'the outputs carry no {key} (an unlabelled set)'
+            return None
+        if key == 'gt_label':
+            return torch.cat([o.gt_label for o in outputs]).to(
+                features.device)
+        labels = [
+            F.interpolate(
+                o.gt_sem_seg.data[None].float().to(features.device),
+                size=features.shape[2:],
+                mode='nearest')[0, 0] for o in outputs
+        ]
+        return torch.stack(labels).flatten().long()
+
     def _collect(self, outputs) -> None:
-        features, self._captured = self._captured, None
+        captured, self._captured = self._captured, []
         kept = sum(len(f) for f in self._features)
-        if features is None or kept >= self.max_samples:
+        if self._skip is not None or kept >= self._budget or not captured:
+            return
+        if len(captured) > 1:
+            self._skip = ('the classifier ran several times per batch '
+                          '(sliding-window inference or test-time '
+                          'augmentation), so its features do not line up '
+                          'with the labels')
+            return
+        features = captured[0]
+        labels = self._labels_of(outputs, features)
+        if labels is None:
             return
         if features.dim() == 4:  # (N, C, h, w) pixels
-            gt = torch.stack([o.gt_sem_seg.data for o in outputs]).float()
-            labels = F.interpolate(
-                gt.to(features.device), size=features.shape[2:],
-                mode='nearest').flatten().long()
             features = features.permute(0, 2, 3, 1).flatten(0, 2)
             valid = labels != self._ignore_index
             features, labels = features[valid], labels[valid]
-        else:
-            labels = torch.cat([o.gt_label for o in outputs]).to(
-                features.device)
-        take = min(self.per_batch, self.max_samples - kept, len(labels))
+        take = min(self.per_batch, self._budget - kept, len(labels))
         pick = torch.randperm(len(labels), generator=self._generator)[:take]
         pick = pick.to(features.device)
         self._features.append(features[pick].float().cpu())
         self._labels.append(labels[pick].cpu())
 
-    def _finish(self, runner, mode: str) -> None:
+    def _finish(self, runner, mode: str, metrics: Optional[dict]) -> None:
         if self._handle is not None:
             self._handle.remove()
             self._handle = None
-        if not self._features:
+        # every rank takes part in the gather, whatever it collected
+        local = (self._skip, self._features, self._labels)
+        shares = all_gather_object(local) if get_world_size() > 1 else [
+            local
+        ]
+        skip = next((s[0] for s in shares if s[0] is not None), None)
+        if skip is not None:
+            if skip not in self._warned:
+                self._warned.add(skip)
+                runner.logger.warning(
+                    f'FeatureSpaceHook: feature statistics skipped: {skip}.')
             return
-        features = torch.cat(self._features)
-        labels = torch.cat(self._labels)
+        features = [f for share in shares for f in share[1]]
+        labels = [y for share in shares for y in share[2]]
+        if not features:
+            return
+        features, labels = torch.cat(features), torch.cat(labels)
         stats = feature_space_stats(features, labels)
-        scalars = {f'{mode}/feature_{k}': v for k, v in stats.items()}
-        for key, value in scalars.items():
-            runner.message_hub.update_scalar(key, value)
-        runner.visualizer.add_scalars(scalars, step=runner.iter)
+        for key, value in stats.items():
+            runner.message_hub.update_scalar(f'{mode}/feature_{key}', value)
+            if metrics is not None:
+                metrics[f'feature_{key}'] = value
         runner.logger.info('Feature space (%s, %d samples): ' % (
             mode, len(labels)) + ', '.join(f'{k} {v:.4f}'
                                           for k, v in stats.items()))
-        if self.plot:
+        if self.plot and is_main_process():
             self._scatter(runner, features, labels, mode)
 
     def _scatter(self, runner, features, labels, mode) -> str:
@@ -135,7 +193,7 @@ class FeatureSpaceHook(Hook):
         return path
 
     # -- MMEngine hook points ------------------------------------------------
-    # ``Hook``'s val and test methods all dispatch to these with their mode.
+    # ``Hook``'s val and test methods dispatch to these with their mode.
     def _before_epoch(self, runner, mode: str = 'train') -> None:
         if mode != 'train':
             self._start(runner)
@@ -149,6 +207,10 @@ class FeatureSpaceHook(Hook):
         if mode != 'train':
             self._collect(outputs)
 
-    def _after_epoch(self, runner, mode: str = 'train') -> None:
-        if mode != 'train':
-            self._finish(runner, mode)
+    def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        self._finish(runner, 'val', metrics)
+
+    def after_test_epoch(self,
+                         runner,
+                         metrics: Optional[dict] = None) -> None:
+        self._finish(runner, 'test', metrics)
