@@ -1,4 +1,6 @@
 """Focal supervised contrastive loss (Core-tuning, Eq. 2 of the paper)."""
+import math
+
 import torch
 
 __all__ = [
@@ -14,6 +16,10 @@ def check_focal_supcon_args(temperature: float = 0.07,
                             normalize: str = 'all',
                             pair_label: str = 'dominant') -> None:
     """Validate the options of :func:`focal_supcon_loss`; raise ValueError."""
+    for name, value in (('temperature', temperature), ('gamma', gamma)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise ValueError(f'{name} must be a finite number, got {value!r}')
     if not temperature > 0:
         raise ValueError(f'temperature must be > 0, got {temperature}')
     if not gamma >= 0:

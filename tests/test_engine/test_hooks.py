@@ -76,6 +76,18 @@ def test_pretrained_check_passes_and_fails(digits, tmp_path):
         Runner.from_cfg(bad).train()
 
 
+def test_resume_without_a_checkpoint_is_checked(digits, tmp_path):
+    """``--resume`` in an empty work dir is a fresh run: a wrong prefix is
+    still caught."""
+    path, _ = fake_moco(tmp_path, digits)
+    cfg = tiny_cfg(digits, tmp_path / 'empty')
+    cfg.model.backbone.init_cfg = dict(
+        type='Pretrained', checkpoint=path, prefix='module.')
+    cfg.resume, cfg.load_from = True, None
+    with pytest.raises(RuntimeError, match="prefix 'module.encoder_q.'"):
+        Runner.from_cfg(cfg).train()
+
+
 def test_pretrained_check_threshold_validation():
     with pytest.raises(ValueError, match='min_loaded_ratio'):
         PretrainedCheckHook(min_loaded_ratio=0)

@@ -44,8 +44,9 @@ class PretrainedCheckHook(Hook):
     missing and unexpected keys and the prefix that would have matched.
 
     Skipped, with a log line, when the backbone has no ``Pretrained``
-    ``init_cfg`` and no ``checkpoint`` is given, or when the run resumes or
-    loads another checkpoint (``load_from``).
+    ``init_cfg`` and no ``checkpoint`` is given, or when the run has loaded
+    another checkpoint (``--resume`` or ``load_from``; ``--resume`` with no
+    checkpoint in the work dir is checked).
 
     Args:
         checkpoint (str, optional): Checkpoint to compare with. Defaults to
@@ -69,6 +70,12 @@ class PretrainedCheckHook(Hook):
         self.checkpoint = checkpoint
         self.prefix = prefix
         self.min_loaded_ratio = min_loaded_ratio
+        self._loaded = False
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # only a checkpoint really loaded replaces the pre-trained weights:
+        # ``--resume`` in a work dir without one is a fresh run
+        self._loaded = True
 
     def before_train(self, runner) -> None:
         backbone = unwrap(runner.model).backbone
@@ -85,7 +92,7 @@ class PretrainedCheckHook(Hook):
                 'checkpoint; nothing to check.',
                 logger='current')
             return
-        if runner._resume or runner._load_from:
+        if self._loaded:
             print_log(
                 'PretrainedCheckHook: weights come from resume/load_from; '
                 'pre-trained check skipped.',

@@ -21,7 +21,7 @@ class FocalSupConLoss(nn.Module):
             Defaults to ``'all'``.
         pair_label (str): ``'dominant'`` or ``'exact'``. Defaults to
             ``'dominant'``.
-        loss_weight (float): Multiplier of the loss. Defaults to 1.0.
+        loss_weight (float): Multiplier of the loss, >= 0. Defaults to 1.0.
         loss_name (str): Name of the loss item, MMSegmentation style.
             Defaults to ``'loss_contrast'``.
     """
@@ -35,7 +35,15 @@ class FocalSupConLoss(nn.Module):
                  loss_name: str = 'loss_contrast'):
         super().__init__()
         # Fail at build time rather than at the first iteration.
-        check_focal_supcon_args(temperature, gamma, normalize, pair_label)
+        try:
+            check_focal_supcon_args(temperature, gamma, normalize, pair_label)
+            if isinstance(loss_weight, bool) or not isinstance(
+                    loss_weight, (int, float)) or not 0 <= loss_weight < \
+                    float('inf'):
+                raise ValueError('loss_weight must be a finite number >= 0, '
+                                 f'got {loss_weight!r}')
+        except ValueError as err:
+            raise ValueError(f'FocalSupConLoss: {err}') from None
         self.temperature = temperature
         self.gamma = gamma
         self.normalize = normalize
