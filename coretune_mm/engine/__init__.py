@@ -1,2 +1,6 @@
 """Training-loop extensions."""
+from .distributed import CPUDistributedDataParallel, setup_cpu_distributed
 from .hooks import *  # noqa: F401,F403
+from .hooks import __all__ as _hooks
+
+__all__ = ['CPUDistributedDataParallel', 'setup_cpu_distributed', *_hooks]

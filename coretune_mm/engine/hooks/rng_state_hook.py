@@ -117,7 +117,9 @@ class RNGStateHook(Hook):
         self._gather_if_saving(runner, by_epoch=True)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        ranks, self._gathered = self._gathered, None
+        # kept until training goes on: CheckpointHook saves again after
+        # validation (with the best score), from the same position
+        ranks = self._gathered
         if ranks is None or len(ranks) != get_world_size():
             ranks = [self._rank_state(runner)]  # one process
         checkpoint['rng_state'] = dict(ranks=ranks)
@@ -147,6 +149,7 @@ class RNGStateHook(Hook):
                           runner,
                           batch_idx: int,
                           data_batch=None) -> None:
+        self._gathered = None
         self._restore(runner)
 
     def _restore(self, runner) -> None:
