@@ -45,6 +45,7 @@ test_evaluator = val_evaluator
 # Stop when the pre-trained backbone did not load; log feature compactness
 # and separation at each validation; keep random states for exact resume.
 custom_hooks = [
+    dict(type='DatasetCheckHook'),
     dict(type='PretrainedCheckHook'),
     dict(type='FeatureSpaceHook'),
     dict(type='RNGStateHook'),

@@ -14,6 +14,7 @@ from mmengine.runner import Runner
 
 import coretune_mm  # noqa: F401  (registers modules, checkpoint loading)
 from coretune_mm.engine import setup_cpu_distributed
+from coretune_mm.utils import check_checkpoint_file
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -41,8 +42,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint: no such file {args.checkpoint}')
+    check_checkpoint_file(args.checkpoint, 'checkpoint')
+    if args.out and osp.realpath(args.out) in (osp.realpath(args.checkpoint),
+                                               osp.realpath(args.config)):
+        raise ValueError(f'--out: {args.out} is the checkpoint or the '
+                         'config; write the metrics to another file')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:

@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 
 import coretune_mm  # noqa: F401  (registers modules, checkpoint loading)
 from coretune_mm.engine import setup_cpu_distributed
+from coretune_mm.utils import check_checkpoint_file
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -83,9 +84,38 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def check_checkpoints(cfg: Config) -> None:
+    """Fail before the Runner starts when a checkpoint the config names is
+    missing or unreadable: ``load_from`` / ``--resume`` and the backbone's
+    ``Pretrained`` ``init_cfg`` (local files; URLs are left to MMEngine)."""
+    if cfg.get('load_from'):
+        check_checkpoint_file(cfg.load_from,
+                              '--resume' if cfg.get('resume') else 'load_from')
+        return  # the loaded weights replace the pre-trained ones
+    init_cfg = cfg.get('model', {}).get('backbone', {}).get('init_cfg')
+    for item in init_cfg if isinstance(init_cfg, list) else [init_cfg]:
+        if isinstance(item, dict) and item.get('type') == 'Pretrained':
+            path = str(item.get('checkpoint', ''))
+            if '://' in path:
+                continue
+            keys = check_checkpoint_file(path,
+                                         'model.backbone.init_cfg.checkpoint')
+            prefix = item.get('prefix')
+            if prefix and not any(k.startswith(prefix) for k in keys):
+                stems = [k[:-len('conv1.weight')] for k in keys
+                         if k.endswith('conv1.weight') and '.layer' not in
+                         f'.{k}']
+                hint = f'; its ResNet stem is under {stems[0]!r}' if stems \
+                    else ''
+                raise ValueError(
+                    f'model.backbone.init_cfg.prefix={prefix!r} matches no '
+                    f'key of {path}{hint}')
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
+    check_checkpoints(cfg)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()

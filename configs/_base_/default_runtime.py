@@ -12,6 +12,7 @@ default_hooks = dict(
 # Stop when the pre-trained backbone did not load; log feature compactness
 # and separation at each validation; keep random states for exact resume.
 custom_hooks = [
+    dict(type='DatasetCheckHook'),
     dict(type='PretrainedCheckHook'),
     dict(type='FeatureSpaceHook'),
     dict(type='RNGStateHook'),

@@ -49,6 +49,7 @@ default_hooks = dict(
     checkpoint=dict(interval=max_iters))
 
 custom_hooks = [
+    dict(type='DatasetCheckHook'),
     dict(type='PretrainedCheckHook'),
     dict(type='FeatureSpaceHook', plot=True),
     dict(type='RNGStateHook'),

@@ -33,6 +33,7 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(logger=dict(interval=10))
 
 custom_hooks = [
+    dict(type='DatasetCheckHook'),
     dict(type='PretrainedCheckHook'),
     dict(type='FeatureSpaceHook', plot=True),
     dict(type='RNGStateHook'),

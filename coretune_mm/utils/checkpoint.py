@@ -15,11 +15,16 @@ file could make ``'mean'`` compute a maximum. Under the safe unpickler a
 buffer is therefore rebuilt by :class:`_LoadedHistoryBuffer`, which keeps
 the process's own table and leaves a plain ``HistoryBuffer``.
 """
+from typing import List
+
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
-__all__ = ['CHECKPOINT_SAFE_GLOBALS', 'register_checkpoint_safe_globals']
+__all__ = [
+    'CHECKPOINT_SAFE_GLOBALS', 'register_checkpoint_safe_globals',
+    'check_checkpoint_file'
+]
 
 _HISTORY_BUFFER = f'{HistoryBuffer.__module__}.{HistoryBuffer.__qualname__}'
 
@@ -73,3 +78,41 @@ def register_checkpoint_safe_globals() -> None:
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is not None:  # torch < 2.4 loads everything anyway
         add_safe_globals(CHECKPOINT_SAFE_GLOBALS)
+
+
+def check_checkpoint_file(path: str, option: str) -> List[str]:
+    """Fail early, naming ``option``, when ``path`` is not a readable torch
+    checkpoint holding tensors.
+
+    Loads with the safe unpickler (memory-mapped for zip-format files, so
+    the tensors are not read).
+
+    Returns:
+        list[str]: the keys of its state dict.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a torch file, truncated, or no tensors in it.
+    """
+    import os.path as osp
+    import zipfile
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{option}: no such file {path!r}')
+    try:
+        checkpoint = torch.load(
+            path,
+            map_location='cpu',
+            weights_only=True,
+            mmap=zipfile.is_zipfile(path))
+    except Exception as err:  # truncated, not a torch file, unsafe content
+        first_line = (str(err).strip().splitlines() or [''])[0]
+        raise ValueError(f'{option}: cannot read {path!r} as a torch '
+                         f'checkpoint ({type(err).__name__}: '
+                         f'{first_line})') from None
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(
+        checkpoint, dict) else None
+    if not isinstance(state, dict) or not any(
+            isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f'{option}: {path!r} holds no tensors (expected a '
+                         'state_dict)')
+    return list(state)

@@ -12,6 +12,7 @@ from coretune_mm.core import (CoreTuning, class_frequencies, prior_correction,
                               to_soft_labels)
 from coretune_mm.core.distributed import is_distributed
 from coretune_mm.core.pixel_sampling import check_sampler_args
+from coretune_mm.models.losses import build_contrast_loss
 
 __all__ = ['PixelCoreTuningMixin', 'label_boundaries']
 
@@ -97,7 +98,10 @@ class PixelCoreTuningMixin:
                  pixel_budget: str = 'global',
                  gather_across_ranks: bool = True,
                  **kwargs):
-        super().__init__(**kwargs)
+        try:
+            super().__init__(**kwargs)
+        except TypeError as err:
+            raise TypeError(f'{type(self).__name__}: {err}') from None
         for name, value in (('contrast_weight', contrast_weight),
                             ('mix_weight', mix_weight)):
             if not value >= 0:
@@ -133,7 +137,7 @@ class PixelCoreTuningMixin:
                     'or contrast_weight=0')
             self.core_tuning = CoreTuning(
                 self.channels,
-                MODELS.build(contrast_loss),
+                build_contrast_loss(contrast_loss, MODELS),
                 contrast_weight=contrast_weight,
                 mixup=mixup,
                 projector=projector,
@@ -144,12 +148,26 @@ class PixelCoreTuningMixin:
         """Dense losses of the head plus the pixel Core-tuning losses."""
         features = self._forward_feature(inputs)
         seg_logits = self.cls_seg(features)
+        seg_label = self._stack_batch_gt(batch_data_samples)
+        self._check_labels(seg_label)
         losses = self.loss_by_feat(seg_logits, batch_data_samples)
         if self.core_tuning is not None:
             losses.update(
-                self.loss_core_tuning(features, seg_logits,
-                                      self._stack_batch_gt(batch_data_samples)))
+                self.loss_core_tuning(features, seg_logits, seg_label))
         return losses
+
+    def _check_labels(self, seg_label: torch.Tensor) -> None:
+        """Name the label values no class or ``ignore_index`` accounts for
+        (the dense CE would stop with an index error)."""
+        bad = (seg_label != self.ignore_index) & (
+            (seg_label < 0) | (seg_label >= self.num_classes))
+        if bad.any():
+            values = seg_label[bad].unique()[:5].tolist()
+            raise ValueError(
+                f'gt_sem_seg: label values must lie in [0, {self.num_classes})'
+                f' (model.decode_head.num_classes) or equal ignore_index='
+                f'{self.ignore_index}; got {values}. Check num_classes and '
+                "the dataset's reduce_zero_label.")
 
     def _budget(self) -> int:
         budget = self.pixel_sampler.get('max_samples', 1024)

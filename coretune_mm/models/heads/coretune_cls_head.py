@@ -8,6 +8,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from coretune_mm.core import CoreTuning, prior_correction, to_soft_labels
+from coretune_mm.models.losses import build_contrast_loss
 
 __all__ = ['CoreTuneClsHead']
 
@@ -90,12 +91,15 @@ class CoreTuneClsHead(LinearClsHead):
                             ('gather_across_ranks', gather_across_ranks)):
             if not isinstance(value, bool):
                 raise ValueError(f'{name} must be a bool, got {value!r}')
-        super().__init__(
-            num_classes=num_classes,
-            in_channels=in_channels,
-            loss=loss,
-            init_cfg=init_cfg,
-            **kwargs)
+        try:
+            super().__init__(
+                num_classes=num_classes,
+                in_channels=in_channels,
+                loss=loss,
+                init_cfg=init_cfg,
+                **kwargs)
+        except TypeError as err:
+            raise TypeError(f'CoreTuneClsHead: {err}') from None
         self.smooth_classifier = smooth_classifier
         self.prior_correction = prior_correction
         # With eta = 0 the head is plain CE: no projector, so that DDP sees
@@ -104,7 +108,7 @@ class CoreTuneClsHead(LinearClsHead):
         if contrast_weight > 0:
             self.core_tuning = CoreTuning(
                 in_channels,
-                MODELS.build(contrast_loss),
+                build_contrast_loss(contrast_loss, MODELS),
                 contrast_weight=contrast_weight,
                 mixup=mixup,
                 projector=projector,

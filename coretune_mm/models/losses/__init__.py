@@ -1,4 +1,4 @@
 """Losses registered into MMPretrain's and MMSegmentation's MODELS."""
-from .focal_supcon_loss import FocalSupConLoss
+from .focal_supcon_loss import FocalSupConLoss, build_contrast_loss
 
-__all__ = ['FocalSupConLoss']
+__all__ = ['FocalSupConLoss', 'build_contrast_loss']

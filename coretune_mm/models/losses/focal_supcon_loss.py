@@ -65,3 +65,16 @@ class FocalSupConLoss(nn.Module):
     def loss_name(self) -> str:
         """Name of the loss item (MMSegmentation's convention)."""
         return self._loss_name
+
+
+def build_contrast_loss(cfg: dict, registry) -> nn.Module:
+    """Build a head's ``contrast_loss`` from ``registry``; every error names
+    the option."""
+    if not isinstance(cfg, dict) or 'type' not in cfg:
+        raise ValueError('contrast_loss: expected a dict with a `type` (e.g. '
+                         f"dict(type='FocalSupConLoss')), got {cfg!r}")
+    try:
+        return registry.build(cfg)
+    except (KeyError, TypeError, ValueError) as err:
+        message = err.args[0] if err.args else err
+        raise ValueError(f'contrast_loss: {message}') from None
