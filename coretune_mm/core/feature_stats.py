@@ -39,7 +39,8 @@ def feature_space_stats(features: torch.Tensor,
         nan = float('nan')
         return dict(intra=intra, inter_mean=nan, inter_min=nan, ratio=nan)
     distance = 1 - means @ means.t()
-    pairs = torch.triu_indices(len(classes), len(classes), offset=1)
+    pairs = torch.triu_indices(
+        len(classes), len(classes), offset=1, device=distance.device)
     between = distance[pairs[0], pairs[1]]
     inter_mean = between.mean().item()
     return dict(
