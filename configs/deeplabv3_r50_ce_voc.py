@@ -8,8 +8,8 @@ _base_ = [
     'mmseg::_base_/datasets/pascal_voc12_aug.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_20k.py',
+    './_base_/coretune_runtime.py',
 ]
-custom_imports = dict(imports=['coretune_mm'], allow_failed_imports=False)
 
 data_root = 'data/VOCdevkit/VOC2012'
 pretrained = 'checkpoints/moco_v2_800ep_pretrain.pth.tar'
@@ -41,12 +41,3 @@ test_dataloader = val_dataloader
 
 val_evaluator = dict(type='FWIoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
-
-# Stop when the pre-trained backbone did not load; log feature compactness
-# and separation at each validation; keep random states for exact resume.
-custom_hooks = [
-    dict(type='DatasetCheckHook'),
-    dict(type='PretrainedCheckHook'),
-    dict(type='FeatureSpaceHook'),
-    dict(type='RNGStateHook'),
-]

@@ -1,14 +1,7 @@
-# Template for a new image-folder dataset: inherit it and override data_root
-# (train/val/test dataloaders) and num_classes (head, data_preprocessor).
-_base_ = './resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_folder.py'
+# Core-tuning: the CE config with Core-tuning's head.
+_base_ = [
+    './resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_folder.py',
+    './_base_/coretune/cls_head.py'
+]
 
-model = dict(
-    head=dict(
-        type='CoreTuneClsHead',
-        contrast_weight=0.1,
-        contrast_loss=dict(
-            type='FocalSupConLoss', temperature=0.07, gamma=1.0),
-        mixup=dict(alpha=1.0, hn_lambda_min=0.8, hp_lambda_min=0.5),
-        smooth_classifier=True,
-        projector=dict(out_channels=256),
-        loss=dict(type='CrossEntropyLoss', use_soft=True)))
+model = dict(head=_base_.coretune_cls_head)

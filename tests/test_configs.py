@@ -38,31 +38,52 @@ def test_config_builds(path):
         ('coretune' in name)
 
 
+PAIRS = [(p.replace('coretune', 'ce'), p) for p in CONFIGS
+         if 'coretune' in osp.basename(p) and 'template' not in p]
+
+
+def without_head(cfg: Config) -> dict:
+    """The config without its head and the Core-tuning fragment's value."""
+    data = cfg.to_dict()
+    for key in ('head', 'decode_head'):
+        data['model'].pop(key, None)
+    for key in ('coretune_cls_head', 'coretune_decode_head'):
+        data.pop(key, None)
+    return data
+
+
+def test_every_coretune_config_has_its_ce_config():
+    assert len(PAIRS) >= 9
+    assert all(osp.isfile(ce) for ce, _ in PAIRS)
+
+
+@pytest.mark.parametrize(
+    'ce, core', PAIRS, ids=[osp.relpath(c, REPO) for _, c in PAIRS])
+def test_pairs_differ_only_in_the_head(ce, core):
+    """A Core-tuning config is its CE config plus the Core-tuning head of
+    ``configs/_base_/coretune/``."""
+    ce, core = Config.fromfile(ce), Config.fromfile(core)
+    assert without_head(ce) == without_head(core)
+    head = core.model.get('head') or core.model.decode_head
+    assert head.type.startswith('CoreTune')
+    ce_head = ce.model.get('head') or ce.model.decode_head
+    assert not ce_head.type.startswith('CoreTune')
+
+
 @pytest.mark.parametrize('dataset', ['cifar10', 'cifar100', 'folder'])
-def test_pairs_differ_only_in_the_head(dataset):
-    stem = 'resnet50_mocov2-pre_{}_1xb64-accum4-coslr-100e_' + dataset
-    ce = Config.fromfile(osp.join(REPO, 'configs', stem.format('ce') + '.py'))
-    core = Config.fromfile(
-        osp.join(REPO, 'configs', stem.format('coretune') + '.py'))
-    ce_dict, core_dict = ce.to_dict(), core.to_dict()
-    ce_dict['model'].pop('head')
-    core_dict['model'].pop('head')
-    assert ce_dict == core_dict
+def test_reference_recipe(dataset):
+    stem = 'resnet50_mocov2-pre_coretune_1xb64-accum4-coslr-100e_' + dataset
+    core = Config.fromfile(osp.join(REPO, 'configs', stem + '.py'))
     assert core.model.head.type == 'CoreTuneClsHead'
     assert core.model.backbone.init_cfg.prefix == 'module.encoder_q.'
     assert core.optim_wrapper.accumulative_counts == 4
     assert core.optim_wrapper.optimizer.nesterov
 
 
-def test_fashion_mnist_pair_differs_only_in_the_head():
-    folder = osp.join(REPO, 'configs', 'fashion_mnist')
-    ce = Config.fromfile(osp.join(folder, 'resnet18_ce_fashion-mnist.py'))
+def test_fashion_mnist_reads_local_files():
     core = Config.fromfile(
-        osp.join(folder, 'resnet18_coretune_fashion-mnist.py'))
-    ce_dict, core_dict = ce.to_dict(), core.to_dict()
-    ce_dict['model'].pop('head')
-    core_dict['model'].pop('head')
-    assert ce_dict == core_dict
+        osp.join(REPO, 'configs', 'fashion_mnist',
+                 'resnet18_coretune_fashion-mnist.py'))
     # no download at run time; validation from training, test from t10k
     for loader, test_mode in (('train', False), ('val', False),
                               ('test', True)):

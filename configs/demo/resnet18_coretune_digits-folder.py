@@ -1,13 +1,5 @@
 # The classification demo with Core-tuning: the CE demo plus the head.
-_base_ = './resnet18_ce_digits-folder.py'
+_base_ = ['./resnet18_ce_digits-folder.py', '../_base_/coretune/cls_head.py']
 
 model = dict(
-    head=dict(
-        type='CoreTuneClsHead',
-        contrast_weight=0.1,
-        contrast_loss=dict(
-            type='FocalSupConLoss', temperature=0.07, gamma=1.0),
-        mixup=dict(alpha=1.0, hn_lambda_min=0.8, hp_lambda_min=0.5),
-        smooth_classifier=True,
-        projector=dict(out_channels=128),
-        loss=dict(type='CrossEntropyLoss', use_soft=True)))
+    head=dict(_base_.coretune_cls_head, projector=dict(out_channels=128)))
