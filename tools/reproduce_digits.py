@@ -73,16 +73,16 @@ SEG_METRICS = ['mIoU', 'FWIoU', 'MPA', 'aAcc', 'IoU.background']
 _CORE = 'model.decode_head.'
 SEG_VARIANTS = {
     'ce': ('ce', []),
-    'contrast only': ('coretune', [_CORE + 'smooth_classifier=False']),
+    'contrast only': ('coretune', [_CORE + 'mix_loss=False']),
     'smooth classifier, prior-corrected': (
-        'coretune', [_CORE + 'smooth_classifier=True',
+        'coretune', [_CORE + 'mix_loss=True',
                      _CORE + 'prior_correction=True']),
     'smooth classifier, prior-corrected, detached': (
-        'coretune', [_CORE + 'smooth_classifier=True',
+        'coretune', [_CORE + 'mix_loss=True',
                      _CORE + 'prior_correction=True',
                      _CORE + 'mix_detach=True']),
     'smooth classifier, uncorrected (first design)': (
-        'coretune', [_CORE + 'smooth_classifier=True',
+        'coretune', [_CORE + 'mix_loss=True',
                      _CORE + 'prior_correction=False']),
 }
 Results = Dict[str, List[Dict[str, float]]]

@@ -77,6 +77,8 @@ class CoreTuning(nn.Module):
         except TypeError as err:
             raise ValueError(
                 f'mixup: unknown option in {self.mixup}: {err}') from None
+        except ValueError as err:
+            raise ValueError(f'mixup: {err}') from None
         self.contrast_loss = contrast_loss
         self.contrast_weight = contrast_weight
         self.gather_across_ranks = gather_across_ranks
@@ -88,6 +90,8 @@ class CoreTuning(nn.Module):
         except TypeError as err:
             raise ValueError(
                 f'projector: unknown option in {projector}: {err}') from None
+        except ValueError as err:
+            raise ValueError(f'projector: {err}') from None
 
     @contextlib.contextmanager
     def _own_rng(self):

@@ -32,7 +32,7 @@ class ProjectionHead(nn.Module):
             if isinstance(value, bool) or not (isinstance(value, int)
                                                and value > 0):
                 raise ValueError(
-                    f'projector {name} must be a positive int, got {value!r}')
+                    f'{name} must be a positive int, got {value!r}')
         self.layers = nn.Sequential(
             nn.Linear(in_channels, hidden_channels), nn.ReLU(inplace=True),
             nn.Linear(hidden_channels, out_channels))

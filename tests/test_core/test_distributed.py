@@ -113,7 +113,7 @@ def worker(rank, init_file):
                 num_classes=3,
                 dilations=(1, 2),
                 norm_cfg=dict(type='BN'),
-                smooth_classifier=True,
+                mix_loss=True,
                 projector=dict(out_channels=4),
                 **kwargs))
 

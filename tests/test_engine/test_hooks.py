@@ -329,7 +329,7 @@ def test_contrast_warmup_ramps_mix_weight_of_a_pixel_head():
     model = nn.Module()
     model.decode_head = CoreTuneASPPHead(
         in_channels=4, channels=8, num_classes=3, dilations=(1, 2),
-        contrast_weight=0.2, mix_weight=0.5, smooth_classifier=True)
+        contrast_weight=0.2, mix_weight=0.5, mix_loss=True)
     runner = SimpleNamespace(
         model=model, iter=0,
         message_hub=MessageHub.get_instance('warmup_mix'))

@@ -24,7 +24,7 @@ HEAD = dict(
 CORE = dict(
     contrast_weight=0.1,
     mix_weight=1.0,
-    smooth_classifier=True,
+    mix_loss=True,
     projector=dict(out_channels=8),
     pixel_sampler=dict(max_samples=64))
 
@@ -154,7 +154,7 @@ def test_smooth_classifier_does_not_push_the_prior():
     assert abs(_background_bias_gradient()) < 0.02
     # the first design pushed the background bias down; the check can fail
     assert _background_bias_gradient(prior_correction=False) > 0.1
-    assert _background_bias_gradient(smooth_classifier=False) == 0.0
+    assert _background_bias_gradient(mix_loss=False) == 0.0
 
 
 def test_mix_detach_trains_conv_seg_only():
@@ -264,7 +264,8 @@ def test_bf16_autocast_is_finite_and_close():
     (dict(projector=dict(width=3)), 'projector'),
     (dict(projector=dict(hidden_channels=0)), 'hidden_channels'),
     (dict(pixel_sampler=dict(max_samples=True)), 'max_samples'),
-    (dict(smooth_classifier='no'), 'smooth_classifier'),
+    (dict(mix_loss='no'), 'mix_loss'),
+    (dict(smooth_classifier=True), 'is called mix_loss'),
     (dict(mix_detach=1), 'mix_detach'),
     (dict(mixup=dict(hn_lambda_min=2.0)), 'hn_lambda_min'),
 ])

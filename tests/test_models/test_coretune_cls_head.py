@@ -188,10 +188,8 @@ def test_bf16_autocast_close_to_float32():
      'FocalSupConLoss: temperature must be a finite number'),
     (dict(contrast_loss=dict(type='FocalSupConLoss', gamma=float('nan'))),
      'FocalSupConLoss: gamma'),
-    (dict(contrast_loss=dict(type='FocalSupConLoss', loss_weight=-1)),
-     'FocalSupConLoss: loss_weight must be a finite number >= 0'),
-    (dict(contrast_loss=dict(type='FocalSupConLoss', loss_weight=True)),
-     'FocalSupConLoss: loss_weight'),
+    (dict(contrast_loss=dict(type='FocalSupConLoss', loss_weight=2)),
+     "contrast_loss: no loss_weight; the head's contrast_weight"),
     (dict(projector=dict(out_channels=0)), 'out_channels'),
     (dict(smooth_classifier='no'), 'smooth_classifier'),
     (dict(prior_correction=None), 'prior_correction'),
@@ -213,12 +211,12 @@ def test_registered_in_both_hosts():
     from mmseg.registry import MODELS as SEG_MODELS
     assert SEG_MODELS.get('FocalSupConLoss') is MODELS.get('FocalSupConLoss')
     assert MODELS.get('CoreTuneClsHead') is CoreTuneClsHead
-    loss = SEG_MODELS.build(dict(type='FocalSupConLoss', loss_weight=2.0))
+    loss = SEG_MODELS.build(dict(type='FocalSupConLoss', gamma=2.0))
     z = F.normalize(torch.randn(6, 4), dim=1)
     y = torch.tensor([0, 0, 1, 1, 2, 2])
-    assert torch.allclose(loss(z, y), 2 * focal_supcon_loss(z, y))
+    assert torch.allclose(loss(z, y), focal_supcon_loss(z, y, gamma=2.0))
     assert torch.allclose(
-        loss(z, to_soft_labels(y, 3)), 2 * focal_supcon_loss(z, y))
+        loss(z, to_soft_labels(y, 3)), focal_supcon_loss(z, y, gamma=2.0))
 
 
 def test_build_and_init_draw_like_linear_cls_head():

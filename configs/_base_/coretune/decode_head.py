@@ -12,7 +12,7 @@ coretune_decode_head = dict(
     mixup=dict(alpha=1.0, hn_lambda_min=0.8, hp_lambda_min=0.5),
     # Pixel contrast only: the smooth classifier on generated pixels made
     # the segmenter worse in the paired-seed comparison (docs/results.md);
-    # smooth_classifier=True turns it back on.
-    smooth_classifier=False,
+    # mix_loss=True turns it back on.
+    mix_loss=False,
     projector=dict(hidden_channels=512, out_channels=256),
     pixel_sampler=dict(max_samples=1024))

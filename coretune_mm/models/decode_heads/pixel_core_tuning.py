@@ -41,7 +41,8 @@ class PixelCoreTuningMixin:
     * ``loss_contrast``: ``contrast_weight`` times the focal contrastive loss
       of a class-balanced pixel sample and its generated hard pairs, through
       the projection head (:class:`coretune_mm.core.CoreTuning`);
-    * ``loss_mix`` (``smooth_classifier=True``): ``mix_weight`` times the
+    * ``loss_mix`` (``mix_loss=True``, the pixel form of the paper's smooth
+      classifier): ``mix_weight`` times the
       soft-label CE of ``conv_seg`` on the generated pixel features, with
       the logits offset by :func:`coretune_mm.core.prior_correction` so that
       it does not pull the classifier's class prior toward the generated
@@ -49,7 +50,7 @@ class PixelCoreTuningMixin:
     * ``core_pixels`` and ``core_boundary`` (logged, not losses): pixels in
       the contrast and the share of them on a label boundary.
 
-    The segmentation default is contrast only (``smooth_classifier=False``):
+    The segmentation default is contrast only (``mix_loss=False``):
     see ``docs/results.md`` for the paired-seed comparison that chose it.
     The projector is the only extra state; checkpoints load into the plain
     head with ``tools/strip_core_tuning.py`` (or non-strictly).
@@ -63,7 +64,10 @@ class PixelCoreTuningMixin:
             ``dict(type='FocalSupConLoss')``.
         mixup (dict, optional): Options of
             :func:`coretune_mm.core.hard_pair_mixup`.
-        smooth_classifier (bool): Add ``loss_mix``. Defaults to False.
+        mix_loss (bool): Add ``loss_mix``. Defaults to False. (The
+            classification head's ``smooth_classifier`` adds the generated
+            samples to ``loss_cls`` instead; a separate name keeps the two
+            meanings apart.)
         prior_correction (bool): Offset ``loss_mix``'s logits by the log
             ratio of the generated pixels' and the batch's class
             frequencies. Defaults to True.
@@ -90,7 +94,7 @@ class PixelCoreTuningMixin:
                  mix_weight: float = 1.0,
                  contrast_loss: dict = dict(type='FocalSupConLoss'),
                  mixup: Optional[dict] = None,
-                 smooth_classifier: bool = False,
+                 mix_loss: bool = False,
                  prior_correction: bool = True,
                  mix_detach: bool = False,
                  projector: Optional[dict] = None,
@@ -98,6 +102,11 @@ class PixelCoreTuningMixin:
                  pixel_budget: str = 'global',
                  gather_across_ranks: bool = True,
                  **kwargs):
+        if 'smooth_classifier' in kwargs:
+            raise ValueError(
+                f'{type(self).__name__}: smooth_classifier is called mix_loss '
+                'in the segmentation heads (a separate loss_mix weighted by '
+                'mix_weight)')
         try:
             super().__init__(**kwargs)
         except TypeError as err:
@@ -106,7 +115,7 @@ class PixelCoreTuningMixin:
                             ('mix_weight', mix_weight)):
             if not value >= 0:
                 raise ValueError(f'{name} must be >= 0, got {value}')
-        for name, value in (('smooth_classifier', smooth_classifier),
+        for name, value in (('mix_loss', mix_loss),
                             ('prior_correction', prior_correction),
                             ('mix_detach', mix_detach),
                             ('gather_across_ranks', gather_across_ranks)):
@@ -122,7 +131,7 @@ class PixelCoreTuningMixin:
             raise ValueError(f'pixel_sampler: {err} (got '
                              f'{self.pixel_sampler})') from None
         self.mix_weight = mix_weight
-        self.smooth_classifier = smooth_classifier
+        self.mix_loss = mix_loss
         self.prior_correction = prior_correction
         self.mix_detach = mix_detach
         self.pixel_budget = pixel_budget
@@ -211,15 +220,14 @@ class PixelCoreTuningMixin:
             core_pixels=features.new_tensor(float(index.numel())),
             core_boundary=on_boundary.mean() if index.numel() else
             on_boundary.sum())
-        if self.smooth_classifier:
-            losses['loss_mix'] = self.mix_weight * self._smooth_classifier(
+        if self.mix_loss:
+            losses['loss_mix'] = self.mix_weight * self._loss_mix(
                 out.samples[out.num_original:],
                 out.targets[out.num_original:], seg_label)
         return losses
 
-    def _smooth_classifier(self, generated: torch.Tensor,
-                           targets: torch.Tensor,
-                           seg_label: torch.Tensor) -> torch.Tensor:
+    def _loss_mix(self, generated: torch.Tensor, targets: torch.Tensor,
+                  seg_label: torch.Tensor) -> torch.Tensor:
         """Soft-label CE of ``conv_seg`` (no dropout) on generated pixels."""
         if self.mix_detach:
             generated = generated.detach()

@@ -21,7 +21,6 @@ class FocalSupConLoss(nn.Module):
             Defaults to ``'all'``.
         pair_label (str): ``'dominant'`` or ``'exact'``. Defaults to
             ``'dominant'``.
-        loss_weight (float): Multiplier of the loss, >= 0. Defaults to 1.0.
         loss_name (str): Name of the loss item, MMSegmentation style.
             Defaults to ``'loss_contrast'``.
     """
@@ -31,29 +30,22 @@ class FocalSupConLoss(nn.Module):
                  gamma: float = 1.0,
                  normalize: str = 'all',
                  pair_label: str = 'dominant',
-                 loss_weight: float = 1.0,
                  loss_name: str = 'loss_contrast'):
         super().__init__()
         # Fail at build time rather than at the first iteration.
         try:
             check_focal_supcon_args(temperature, gamma, normalize, pair_label)
-            if isinstance(loss_weight, bool) or not isinstance(
-                    loss_weight, (int, float)) or not 0 <= loss_weight < \
-                    float('inf'):
-                raise ValueError('loss_weight must be a finite number >= 0, '
-                                 f'got {loss_weight!r}')
         except ValueError as err:
             raise ValueError(f'FocalSupConLoss: {err}') from None
         self.temperature = temperature
         self.gamma = gamma
         self.normalize = normalize
         self.pair_label = pair_label
-        self.loss_weight = loss_weight
         self._loss_name = loss_name
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Args: z (N, d) unit-norm embeddings; labels (N, ) or (N, C)."""
-        return self.loss_weight * focal_supcon_loss(
+        return focal_supcon_loss(
             z,
             labels,
             temperature=self.temperature,
@@ -70,6 +62,10 @@ class FocalSupConLoss(nn.Module):
 def build_contrast_loss(cfg: dict, registry) -> nn.Module:
     """Build a head's ``contrast_loss`` from ``registry``; every error names
     the option."""
+    if isinstance(cfg, dict) and 'loss_weight' in cfg:
+        raise ValueError(
+            "contrast_loss: no loss_weight; the head's contrast_weight (eta) "
+            'is the one weight of the contrastive loss')
     if not isinstance(cfg, dict) or 'type' not in cfg:
         raise ValueError('contrast_loss: expected a dict with a `type` (e.g. '
                          f"dict(type='FocalSupConLoss')), got {cfg!r}")
