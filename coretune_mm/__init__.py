@@ -2,7 +2,7 @@
 
 Importing the package registers its modules (``custom_imports`` in configs).
 """
-from .utils import register_checkpoint_safe_globals
+from .checkpoint import register_checkpoint_safe_globals
 from .version import __version__
 
 register_checkpoint_safe_globals()

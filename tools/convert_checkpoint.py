@@ -22,7 +22,7 @@ import os.path as osp
 
 import torch
 
-from coretune_mm.utils.csl_checkpoint import convert_csl_checkpoint
+from coretune_mm.checkpoint import convert_csl_checkpoint
 
 
 def main(argv=None) -> None:

@@ -12,11 +12,9 @@ import os.path as osp
 import subprocess
 import sys
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
+from coretune_mm.datasets.demo_data import make_digits_folder, make_digits_voc
 
-from coretune_mm.utils.demo_data import (make_digits_folder,  # noqa: E402
-                                         make_digits_voc)
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 CLS_CONFIG = 'configs/demo/resnet18_coretune_digits-folder.py'
 SEG_CONFIG = 'configs/demo/deeplabv3_r50_coretune_digits-voc.py'

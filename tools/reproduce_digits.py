@@ -36,13 +36,10 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
+from coretune_mm.datasets.demo_data import make_digits_folder, make_digits_voc
+from coretune_mm.evaluation.paired import paired_plot, paired_table
 
-from coretune_mm.evaluation.paired import (paired_plot,  # noqa: E402
-                                          paired_table)
-from coretune_mm.utils.demo_data import (make_digits_folder,  # noqa: E402
-                                         make_digits_voc)
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 DATA = 'data/repro/digits'
 SEG_DATA = 'data/repro/digit_scenes/VOC2012'

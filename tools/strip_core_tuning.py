@@ -15,15 +15,7 @@ import os.path as osp
 
 import torch
 
-import coretune_mm  # noqa: F401  (checkpoint loading)
-
-
-def strip(checkpoint: dict) -> dict:
-    """Return ``{'state_dict': ..., 'meta': ...}`` without Core-tuning's
-    training-only tensors."""
-    state = checkpoint.get('state_dict', checkpoint)
-    kept = {k: v for k, v in state.items() if '.core_tuning.' not in f'.{k}'}
-    return dict(state_dict=kept, meta=checkpoint.get('meta', {}))
+from coretune_mm.checkpoint import strip_core_tuning
 
 
 def main(argv=None) -> None:
@@ -47,7 +39,7 @@ def main(argv=None) -> None:
     if not state or not all(
             isinstance(v, torch.Tensor) for v in state.values()):
         raise SystemExit(f'src: {args.src} holds no state_dict of tensors')
-    stripped = strip(checkpoint)
+    stripped = strip_core_tuning(checkpoint)
     dropped = len(checkpoint.get('state_dict', checkpoint)) - len(
         stripped['state_dict'])
     torch.save(stripped, args.dst)

@@ -13,7 +13,7 @@ from mmengine.runner import Runner
 
 import coretune_mm  # noqa: F401  (registers modules, checkpoint loading)
 from coretune_mm.engine import setup_cpu_distributed
-from coretune_mm.utils import check_checkpoint_file
+from coretune_mm.checkpoint import check_checkpoint_file
 
 
 def parse_args(argv=None) -> argparse.Namespace:

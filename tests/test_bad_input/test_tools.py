@@ -4,7 +4,7 @@ naming the file and what was expected, and overwrite nothing."""
 import pytest
 import torch
 import torchvision.models as tvm
-from conftest import CLS_CONFIG, cls_options, refused, tool
+from bad_input import CLS_CONFIG, cls_options, refused, tool
 
 
 @pytest.fixture()

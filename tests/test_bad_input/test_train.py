@@ -7,7 +7,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import (CLS_CONFIG, SEG_CONFIG, cls_options, copy_tree,
+from bad_input import (CLS_CONFIG, SEG_CONFIG, cls_options, copy_tree,
                       refused, seg_options, tool)
 
 TRAIN = tool('train.py')

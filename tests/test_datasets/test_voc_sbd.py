@@ -5,7 +5,7 @@ import pytest
 from mmseg.registry import DATASETS
 
 import coretune_mm  # noqa: F401
-from coretune_mm.utils.demo_data import make_digits_voc
+from coretune_mm.datasets.demo_data import make_digits_voc
 
 DEFAULT_SCOPE = 'mmseg'
 

@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 
 import coretune_mm  # noqa: F401
 from coretune_mm.engine.hooks import FeatureSpaceHook, PretrainedCheckHook
-from coretune_mm.utils.demo_data import make_digits_folder
+from coretune_mm.datasets.demo_data import make_digits_folder
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'demo',

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from coretune_mm.utils.demo_data import make_digits_folder, make_digits_voc
+from coretune_mm.datasets.demo_data import make_digits_folder, make_digits_voc
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TRAIN = osp.join(REPO, 'tools', 'train.py')

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from coretune_mm.utils.demo_data import make_digits_folder
+from coretune_mm.datasets.demo_data import make_digits_folder
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

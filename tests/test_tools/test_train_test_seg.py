@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from coretune_mm.utils.demo_data import make_digits_voc
+from coretune_mm.datasets.demo_data import make_digits_voc
 
 DEFAULT_SCOPE = 'mmseg'
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -7,11 +7,11 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 
-from coretune_mm.core import (CoreTuning, class_frequencies, prior_correction,
+from coretune_mm.core import (CoreTuning, check_sampler_args,
+                              class_frequencies, prior_correction,
                               sample_pixels, soft_cross_entropy,
                               to_soft_labels)
 from coretune_mm.core.distributed import is_distributed
-from coretune_mm.core.pixel_sampling import check_sampler_args
 from coretune_mm.models.losses import build_contrast_loss
 
 __all__ = ['PixelCoreTuningMixin', 'label_boundaries']

@@ -2,8 +2,7 @@
 import torch
 import torch.nn as nn
 
-from coretune_mm.core import focal_supcon_loss
-from coretune_mm.core.contrastive import check_focal_supcon_args
+from coretune_mm.core import check_focal_supcon_args, focal_supcon_loss
 from coretune_mm.registry import register_model
 
 

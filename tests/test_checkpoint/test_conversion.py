@@ -6,7 +6,7 @@ import pytest
 import torch
 from torchvision.models import resnet50
 
-from coretune_mm.utils.csl_checkpoint import (convert_csl_checkpoint,
+from coretune_mm.checkpoint import (convert_csl_checkpoint,
                                               detect_layout)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

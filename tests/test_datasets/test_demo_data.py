@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from coretune_mm.utils.demo_data import (load_digit_images,
+from coretune_mm.datasets.demo_data import (load_digit_images,
                                          make_digits_folder, make_digits_voc)
 
 

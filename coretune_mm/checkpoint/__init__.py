@@ -1,0 +1,15 @@
+"""Checkpoints: loading MMEngine's with torch's safe unpickler, converting
+other contrastive methods' ResNets to what the configs load, and stripping
+Core-tuning's training-only state for deployment."""
+from .conversion import (LAYOUTS, ConvertedCheckpoint, convert_csl_checkpoint,
+                         detect_depth, detect_layout, resnet_backbone_shapes)
+from .loading import (CHECKPOINT_SAFE_GLOBALS, check_checkpoint_file,
+                      register_checkpoint_safe_globals)
+from .stripping import strip_core_tuning
+
+__all__ = [
+    'LAYOUTS', 'ConvertedCheckpoint', 'convert_csl_checkpoint',
+    'detect_depth', 'detect_layout', 'resnet_backbone_shapes',
+    'CHECKPOINT_SAFE_GLOBALS', 'check_checkpoint_file',
+    'register_checkpoint_safe_globals', 'strip_core_tuning'
+]
