@@ -5,7 +5,7 @@ STAMP := $(VENV)/.coretune_mm-env
 # e.g. make test TORCH_SPEC="torch==2.14.1 torchvision==0.29.1" (fresh .venv)
 export TORCH_SPEC
 
-.PHONY: env test demo clean
+.PHONY: env lint test demo clean
 
 env: $(STAMP)
 
@@ -13,7 +13,13 @@ $(STAMP): setup.py tools/setup_env.sh
 	VENV=$(VENV) bash tools/setup_env.sh
 	touch $(STAMP)
 
-test: env
+# the host libraries' linters (options in setup.cfg), then the tests
+lint: env
+	$(PY) -m flake8 coretune_mm tools tests configs setup.py
+	$(PY) -m isort --check-only --diff coretune_mm tools tests configs
+	$(PY) -m yapf --diff --recursive coretune_mm tools tests configs setup.py
+
+test: lint
 	$(PY) -m pytest tests
 
 demo: env

@@ -35,6 +35,9 @@ setup(
         'setuptools>=77,<81',
         'scikit-learn',  # ships the real images of the demo datasets
     ],
-    extras_require=dict(tests=['pytest', 'pytorch-metric-learning']),
+    extras_require=dict(tests=[
+        'pytest', 'pytorch-metric-learning', 'flake8==7.5.0', 'isort==9.0.2',
+        'yapf==0.43.0'
+    ]),
     license='Apache License 2.0',
 )

@@ -4,6 +4,4 @@ _base_ = './deeplabv3_r50_ce_voc.py'
 
 model = dict(
     decode_head=dict(
-        type='DepthwiseSeparableASPPHead',
-        c1_in_channels=256,
-        c1_channels=48))
+        type='DepthwiseSeparableASPPHead', c1_in_channels=256, c1_channels=48))

@@ -8,8 +8,9 @@ from mmengine.registry import DefaultScope
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
-    p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
-                         recursive=True) if '_base_' not in p)
+    p for p in glob.glob(
+        osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in p)
 
 
 def build_model(cfg):
@@ -85,8 +86,8 @@ def test_fashion_mnist_reads_local_files():
         osp.join(REPO, 'configs', 'fashion_mnist',
                  'resnet18_coretune_fashion-mnist.py'))
     # no download at run time; validation from training, test from t10k
-    for loader, test_mode in (('train', False), ('val', False),
-                              ('test', True)):
+    for loader, test_mode in (('train', False), ('val', False), ('test',
+                                                                 True)):
         dataset = core[f'{loader}_dataloader'].dataset
         assert dataset.type == 'FashionMNIST' and not dataset.download
         assert dataset.test_mode == test_mode

@@ -21,8 +21,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import coretune_mm  # noqa: F401  (registers modules, checkpoint loading)
-from coretune_mm.evaluation.metrics.fwiou_metric import (
-    confusion_matrix, metrics_from_confusion)
+from coretune_mm.evaluation.metrics import (confusion_matrix,
+                                            metrics_from_confusion)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -30,21 +30,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='segmentation config')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
-        '--offsets', type=float, nargs='+',
+        '--offsets',
+        type=float,
+        nargs='+',
         default=[-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0],
         help='values added to the class logit')
     parser.add_argument(
-        '--class-index', type=int, default=0,
+        '--class-index',
+        type=int,
+        default=0,
         help='the class whose logit is shifted (default: 0, background)')
     parser.add_argument('--work-dir', default='work_dirs/offset_probe')
     parser.add_argument('--out', help='write the table as JSON')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings of the config, key=value')
     return parser.parse_args(argv)
 
 
-def probe(model, loader, offsets, class_index: int,
+def probe(model,
+          loader,
+          offsets,
+          class_index: int,
           ignore_index: int = 255) -> list:
     """One pass; a confusion matrix per offset; their metrics."""
     matrices = None
@@ -58,8 +67,9 @@ def probe(model, loader, offsets, class_index: int,
                     raise ValueError(f'--class-index must lie in [0, '
                                      f'{num_classes}), got {class_index}')
                 if matrices is None:
-                    matrices = [np.zeros((num_classes, num_classes))
-                                for _ in offsets]
+                    matrices = [
+                        np.zeros((num_classes, num_classes)) for _ in offsets
+                    ]
                 gt = sample.gt_sem_seg.data.squeeze(0)
                 for matrix, offset in zip(matrices, offsets):
                     shifted = logits.clone()
@@ -72,11 +82,14 @@ def probe(model, loader, offsets, class_index: int,
     rows = []
     for offset, matrix in zip(offsets, matrices):
         metrics = metrics_from_confusion(matrix)
-        rows.append(dict(
-            offset=offset,
-            **{k: round(float(metrics[k]), 2)
-               for k in ('aAcc', 'mIoU', 'FWIoU', 'MPA')},
-            class_iou=round(float(metrics['IoU'][class_index]), 2)))
+        rows.append(
+            dict(
+                offset=offset,
+                **{
+                    k: round(float(metrics[k]), 2)
+                    for k in ('aAcc', 'mIoU', 'FWIoU', 'MPA')
+                },
+                class_iou=round(float(metrics['IoU'][class_index]), 2)))
     return rows
 
 

@@ -7,9 +7,10 @@ the timing and running each model in its own process for its peak memory
 (peak RSS on the CPU is per process). It prints median step time, peak
 memory and the Core/CE ratios as a table and as JSON::
 
+    C=configs/resnet50_mocov2-pre
     python tools/benchmark.py pair \
-        configs/resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_cifar10.py \
-        configs/resnet50_mocov2-pre_coretune_1xb64-accum4-coslr-100e_cifar10.py \
+        ${C}_ce_1xb64-accum4-coslr-100e_cifar10.py \
+        ${C}_coretune_1xb64-accum4-coslr-100e_cifar10.py \
         --device cuda --batch 64 --size 224
 
 Scaling mode times hardness-directed mixup + focal contrastive loss
@@ -73,7 +74,8 @@ def _batch(scope: str, model, batch: int, size: int, device: str):
         from mmengine.structures import PixelData
         from mmseg.structures import SegDataSample
         num_classes = model.decode_head.num_classes
-        labels = torch.randint(num_classes, (batch, 1, size, size), generator=g)
+        labels = torch.randint(
+            num_classes, (batch, 1, size, size), generator=g)
         samples = [
             SegDataSample(gt_sem_seg=PixelData(data=x.to(device)))
             for x in labels
@@ -206,8 +208,8 @@ def run_scaling(args) -> dict:
                               ('naive', _naive_focal_supcon)):
             if name == 'naive' and num > args.naive_max:
                 continue
-            features = torch.randn(num, 512, device=args.device,
-                                   requires_grad=True)
+            features = torch.randn(
+                num, 512, device=args.device, requires_grad=True)
             labels = torch.randint(21, (num, ), device=args.device)
             times = []
             if args.device.startswith('cuda'):
@@ -219,8 +221,8 @@ def run_scaling(args) -> dict:
                     features,
                     F.one_hot(labels, 21).float(),
                     generator=shared_generator(features.device))
-                loss = loss_fn(F.normalize(mixed[:, :256], dim=1),
-                               targets.argmax(dim=1))
+                loss = loss_fn(
+                    F.normalize(mixed[:, :256], dim=1), targets.argmax(dim=1))
                 loss.backward()
                 _sync(args.device)
                 if step >= args.warmup:
@@ -259,16 +261,20 @@ def main() -> None:
     p = sub.add_parser('scaling')
     p.add_argument('--device', default='cpu')
     p.add_argument(
-        '--sizes', type=int, nargs='+', default=[256, 512, 1024, 2048, 4096,
-                                                 8192])
+        '--sizes',
+        type=int,
+        nargs='+',
+        default=[256, 512, 1024, 2048, 4096, 8192])
     p.add_argument('--naive-max', type=int, default=1024)
     p.add_argument('--steps', type=int, default=3)
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--json', help='also write the report here')
     args = parser.parse_args()
     if args.mode == 'memory':
-        print(json.dumps(measure_memory(args.config, args.device, args.batch,
-                                        args.size, args.steps)))
+        print(
+            json.dumps(
+                measure_memory(args.config, args.device, args.batch, args.size,
+                               args.steps)))
         return
     report = run_pair(args) if args.mode == 'pair' else run_scaling(args)
     if args.json:

@@ -48,7 +48,8 @@ def main(argv=None) -> None:
                          'the conversion to another file')
     try:
         # a pre-trained file from elsewhere: tensors only
-        checkpoint = torch.load(args.src, map_location='cpu', weights_only=True)
+        checkpoint = torch.load(
+            args.src, map_location='cpu', weights_only=True)
     except Exception as err:  # truncated or not a torch file
         raise SystemExit(f'src: cannot read {args.src} as a torch '
                          f'checkpoint: {str(err).splitlines()[0]}') from None
@@ -61,8 +62,8 @@ def main(argv=None) -> None:
         dict(state_dict=state, meta=dict(layout=layout, depth=depth)),
         args.dst)
     print(f'{args.src}: layout {layout}, ResNet-{depth}; kept {len(state)} '
-          f'backbone tensors, dropped {len(dropped)}'
-          + (f' (e.g. {", ".join(dropped[:6])})' if dropped else ''))
+          f'backbone tensors, dropped {len(dropped)}' +
+          (f' (e.g. {", ".join(dropped[:6])})' if dropped else ''))
     print(f'wrote {args.dst}')
     if depth != 50:
         print(f'the shipped configs build a ResNet-50: add --cfg-options '

@@ -43,8 +43,7 @@ def train_and_test(config: str, work_dir: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--work-dir', default='work_dirs/demo')
-    parser.add_argument(
-        '--task', choices=['all', 'cls', 'seg'], default='all')
+    parser.add_argument('--task', choices=['all', 'cls', 'seg'], default='all')
     args = parser.parse_args()
     os.chdir(REPO)
 
@@ -63,10 +62,9 @@ def main() -> None:
             'Segmentation (Core-tuning, DeepLab-V3 R50, digit scenes, VOC '
             'format):\n'
             '  | MIoU  | FWIoU | MPA   | aAcc  |\n'
-            '  |-------|-------|-------|-------|\n' +
-            '  | ' + ' | '.join(f'{metrics[k]:5.2f}'
-                               for k in ('mIoU', 'FWIoU', 'MPA', 'aAcc')) +
-            ' |')
+            '  |-------|-------|-------|-------|\n' + '  | ' +
+            ' | '.join(f'{metrics[k]:5.2f}'
+                       for k in ('mIoU', 'FWIoU', 'MPA', 'aAcc')) + ' |')
     print('\n' + '\n'.join(lines))
 
 

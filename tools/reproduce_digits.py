@@ -46,10 +46,16 @@ SEG_DATA = 'data/repro/digit_scenes/VOC2012'
 # 32 px digits (the pre-training scale), thick masks, at most 2 per scene;
 # 200 validation scenes to choose on, 1000 held-out test scenes to report on
 SEG_SCENES = dict(
-    num_train=1000, num_val=200, num_test=1000, digit_size=32, max_digits=2,
-    mask_threshold=0.3, seed=0)
+    num_train=1000,
+    num_val=200,
+    num_test=1000,
+    digit_size=32,
+    max_digits=2,
+    mask_threshold=0.3,
+    seed=0)
 SEG_SPLITS = dict(
-    val='ImageSets/Segmentation/val.txt', test='ImageSets/Segmentation/test.txt')
+    val='ImageSets/Segmentation/val.txt',
+    test='ImageSets/Segmentation/test.txt')
 PRETRAIN_CONFIG = 'configs/reproduce/mocov2_resnet18_digits.py'
 CLS_CONFIGS = dict(
     ce='configs/demo/resnet18_ce_digits-folder.py',
@@ -71,16 +77,14 @@ _CORE = 'model.decode_head.'
 SEG_VARIANTS = {
     'ce': ('ce', []),
     'contrast only': ('coretune', [_CORE + 'mix_loss=False']),
-    'smooth classifier, prior-corrected': (
-        'coretune', [_CORE + 'mix_loss=True',
-                     _CORE + 'prior_correction=True']),
-    'smooth classifier, prior-corrected, detached': (
-        'coretune', [_CORE + 'mix_loss=True',
-                     _CORE + 'prior_correction=True',
-                     _CORE + 'mix_detach=True']),
-    'smooth classifier, uncorrected (first design)': (
-        'coretune', [_CORE + 'mix_loss=True',
-                     _CORE + 'prior_correction=False']),
+    'smooth classifier, prior-corrected':
+    ('coretune', [_CORE + 'mix_loss=True', _CORE + 'prior_correction=True']),
+    'smooth classifier, prior-corrected, detached': ('coretune', [
+        _CORE + 'mix_loss=True', _CORE + 'prior_correction=True',
+        _CORE + 'mix_detach=True'
+    ]),
+    'smooth classifier, uncorrected (first design)':
+    ('coretune', [_CORE + 'mix_loss=True', _CORE + 'prior_correction=False']),
 }
 Results = Dict[str, List[Dict[str, float]]]
 
@@ -90,12 +94,11 @@ def run(*cmd: str, threads: Optional[int] = None) -> None:
     env = dict(os.environ)
     if threads:
         env['OMP_NUM_THREADS'] = str(threads)
-    subprocess.run(
-        [sys.executable, *cmd],
-        check=True,
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, *cmd],
+                   check=True,
+                   cwd=REPO,
+                   env=env,
+                   stdout=subprocess.DEVNULL)
 
 
 def label_subset(src: str, dst: str, every: int) -> str:
@@ -145,8 +148,8 @@ def finetune(config: str, checkpoint: str, work_dir: str,
     out = osp.join(work_dir, 'test.json')
     if not osp.isfile(out):
         config = from_checkpoint(config, checkpoint, work_dir)
-        run('tools/train.py', config, '--work-dir', work_dir,
-            '--cfg-options', *options)
+        run('tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
+            *options)
         with open(osp.join(work_dir, 'last_checkpoint')) as f:
             last = f.read().strip()
         run('tools/test.py', config, last, '--work-dir', work_dir, '--out',
@@ -156,7 +159,9 @@ def finetune(config: str, checkpoint: str, work_dir: str,
     return metrics
 
 
-def finetune_seg(config: str, checkpoint: str, work_dir: str,
+def finetune_seg(config: str,
+                 checkpoint: str,
+                 work_dir: str,
                  options: Sequence[str],
                  threads: Optional[int] = None) -> Dict[str, Dict[str, float]]:
     """Train a segmentation config once (no validation during training),
@@ -167,18 +172,31 @@ def finetune_seg(config: str, checkpoint: str, work_dir: str,
     last_file = osp.join(work_dir, 'last_checkpoint')
     if not osp.isfile(last_file):
         config_path = from_checkpoint(config, checkpoint, work_dir)
-        run('tools/train.py', config_path, '--work-dir', work_dir,
-            '--cfg-options', *options, 'train_cfg.val_interval=100000',
+        run('tools/train.py',
+            config_path,
+            '--work-dir',
+            work_dir,
+            '--cfg-options',
+            *options,
+            'train_cfg.val_interval=100000',
             threads=threads)
     with open(last_file) as f:
         last = f.read().strip()
     for split, ann_file in SEG_SPLITS.items():
         out = osp.join(work_dir, f'{split}.json')
         if not osp.isfile(out):
-            run('tools/test.py', config_path, last, '--work-dir', work_dir,
-                '--out', out, '--cfg-options', *options,
+            run('tools/test.py',
+                config_path,
+                last,
+                '--work-dir',
+                work_dir,
+                '--out',
+                out,
+                '--cfg-options',
+                *options,
                 f'test_dataloader.dataset.ann_file={ann_file}',
-                'test_evaluator.classwise=True', threads=threads)
+                'test_evaluator.classwise=True',
+                threads=threads)
         with open(out) as f:
             results[split] = json.load(f)
     return results
@@ -203,8 +221,10 @@ def seg_evidence(checkpoint: str, work_dir: str, variants: Sequence[str],
     done = {}
     with ThreadPoolExecutor(jobs) as pool:
         for (name, seed), metrics in pool.map(one, tasks):
-            print(f'{name}, seed {seed}: test mIoU '
-                  f'{metrics["test"]["mIoU"]:.2f}', flush=True)
+            print(
+                f'{name}, seed {seed}: test mIoU '
+                f'{metrics["test"]["mIoU"]:.2f}',
+                flush=True)
             done[name, seed] = metrics
     return {
         name: {
@@ -234,18 +254,17 @@ def slug(name: str) -> str:
 def table(results: Results, metrics: Sequence[str]) -> str:
     """Markdown: mean +/- std (population) of each metric, and the first
     metric per seed."""
-    head = ['run'] + [m.split('/')[-1] for m in metrics] + [
-        f'{metrics[0].split("/")[-1]} per seed'
-    ]
+    head = ['run'] + [m.split('/')[-1] for m in metrics
+                      ] + [f'{metrics[0].split("/")[-1]} per seed']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + ' --- |' * len(head)]
     for name, runs in results.items():
         cells = [name]
         for metric in metrics:
             values = [r[metric] for r in runs if metric in r]
             digits = 3 if metric == 'feature_ratio' else 2
-            cells.append(f'{statistics.mean(values):.{digits}f} +/- '
-                         f'{statistics.pstdev(values):.{digits}f}'
-                         if values else '-')
+            cells.append(
+                f'{statistics.mean(values):.{digits}f} +/- '
+                f'{statistics.pstdev(values):.{digits}f}' if values else '-')
         cells.append(', '.join(f'{r[metrics[0]]:.2f}' for r in runs))
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
@@ -261,10 +280,13 @@ def plot(cls: Results, path: str) -> None:
     names = list(cls)
     values = [[r['accuracy/top1'] for r in cls[n]] for n in names]
     means = [statistics.mean(v) for v in values]
-    ax.barh(range(len(names)), means,
-            xerr=[statistics.pstdev(v) for v in values],
-            color=['tab:blue' if n.startswith('ce') else 'tab:orange'
-                   for n in names])
+    ax.barh(
+        range(len(names)),
+        means,
+        xerr=[statistics.pstdev(v) for v in values],
+        color=[
+            'tab:blue' if n.startswith('ce') else 'tab:orange' for n in names
+        ])
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(min(means) - 10, 100)
@@ -282,8 +304,8 @@ def feature_figure(work_dirs: Dict[str, str], path: str) -> None:
     import matplotlib.pyplot as plt
     images = {}
     for name, work_dir in work_dirs.items():
-        found = sorted(glob.glob(osp.join(work_dir, 'feature_space',
-                                          'test_iter_*.png')))
+        found = sorted(
+            glob.glob(osp.join(work_dir, 'feature_space', 'test_iter_*.png')))
         if found:
             images[name] = plt.imread(found[-1])
     if not images:
@@ -311,13 +333,18 @@ def main() -> None:
     parser.add_argument(
         '--seg-seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
     parser.add_argument(
-        '--seg-variants', nargs='+', choices=list(SEG_VARIANTS),
+        '--seg-variants',
+        nargs='+',
+        choices=list(SEG_VARIANTS),
         default=list(SEG_VARIANTS))
     parser.add_argument(
-        '--seg-report', default='docs/seg_evidence',
+        '--seg-report',
+        default='docs/seg_evidence',
         help='prefix of the .md, .json and .png the segmentation part writes')
     parser.add_argument(
-        '--jobs', type=int, default=1,
+        '--jobs',
+        type=int,
+        default=1,
         help='fine-tunings run side by side (the cores are shared)')
     args = parser.parse_args()
     os.chdir(REPO)
@@ -344,8 +371,10 @@ def main() -> None:
                     config, checkpoint,
                     osp.join(args.work_dir, slug(name), f'seed{seed}'),
                     cls_options(data_root, seed, epochs) + list(extra))
-                print(f'{name}, seed {seed}: top-1 '
-                      f'{metrics["accuracy/top1"]:.2f}', flush=True)
+                print(
+                    f'{name}, seed {seed}: top-1 '
+                    f'{metrics["accuracy/top1"]:.2f}',
+                    flush=True)
                 cls[name].append(metrics)
 
     os.makedirs('docs', exist_ok=True)
@@ -356,9 +385,9 @@ def main() -> None:
         with open(args.seg_report + '.json', 'w') as f:
             json.dump(seg, f, indent=2)
         metrics = SEG_METRICS
-        text = '\n\n'.join(
-            f'### {split} scenes\n\n' + paired_table(seg, 'ce', split, metrics)
-            for split in SEG_SPLITS)
+        text = '\n\n'.join(f'### {split} scenes\n\n' +
+                           paired_table(seg, 'ce', split, metrics)
+                           for split in SEG_SPLITS)
         print(text)
         with open(args.seg_report + '.md', 'w') as f:
             f.write(text + '\n')
@@ -371,9 +400,9 @@ def main() -> None:
     if cls:
         feature_figure(
             {
-                f'{m}, 10% labels, seed {args.seeds[0]}': osp.join(
-                    args.work_dir, slug(f'{m}, 10% labels'),
-                    f'seed{args.seeds[0]}')
+                f'{m}, 10% labels, seed {args.seeds[0]}':
+                osp.join(args.work_dir, slug(f'{m}, 10% labels'),
+                         f'seed{args.seeds[0]}')
                 for m in CLS_CONFIGS
             }, 'docs/reproduction_features.png')
     with open('docs/reproduction.json', 'w') as f:

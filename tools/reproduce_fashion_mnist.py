@@ -62,15 +62,14 @@ VARIANTS = {
         _HEAD + 'contrast_loss.pair_label=exact'
     ]),
     'random partners': ('coretune', [_HEAD + 'mixup.partner=random']),
-    'hard positives unclipped': ('coretune',
-                                 [_HEAD + 'mixup.hp_lambda_min=0.0']),
-    'exact pair labels': ('coretune',
-                          [_HEAD + 'contrast_loss.pair_label=exact']),
+    'hard positives unclipped':
+    ('coretune', [_HEAD + 'mixup.hp_lambda_min=0.0']),
+    'exact pair labels':
+    ('coretune', [_HEAD + 'contrast_loss.pair_label=exact']),
     'no focal weight': ('coretune', [_HEAD + 'contrast_loss.gamma=0.0']),
     'no hard positives': ('coretune', [_HEAD + 'mixup.hard_positives=False']),
     'no hard negatives': ('coretune', [_HEAD + 'mixup.hard_negatives=False']),
-    'no smooth classifier': ('coretune',
-                             [_HEAD + 'smooth_classifier=False']),
+    'no smooth classifier': ('coretune', [_HEAD + 'smooth_classifier=False']),
 }
 METRICS = ['accuracy/top1']
 
@@ -80,7 +79,10 @@ def run(*cmd: str, threads: Optional[int] = None) -> None:
     env = dict(os.environ)
     if threads:
         env['OMP_NUM_THREADS'] = str(threads)
-    subprocess.run([sys.executable, *cmd], check=True, cwd=REPO, env=env,
+    subprocess.run([sys.executable, *cmd],
+                   check=True,
+                   cwd=REPO,
+                   env=env,
                    stdout=subprocess.DEVNULL)
 
 
@@ -99,7 +101,7 @@ def prepare_data(source: str, root: str) -> str:
                 'the four gzipped idx files')
         os.makedirs(root, exist_ok=True)
         with gzip.open(packed, 'rb') as src, open(target + '.tmp',
-                                                   'wb') as dst:
+                                                  'wb') as dst:
             shutil.copyfileobj(src, dst)
         os.replace(target + '.tmp', target)
     return root
@@ -110,12 +112,15 @@ def read_idx(path: str) -> np.ndarray:
     with open(path, 'rb') as f:
         data = f.read()
     ndim = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big')
-             for i in range(ndim)]
+    shape = [
+        int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim)
+    ]
     return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
-def balanced_split(labels: np.ndarray, per_class: int, val_per_class: int,
+def balanced_split(labels: np.ndarray,
+                   per_class: int,
+                   val_per_class: int,
                    seed: int = 0) -> Tuple[List[int], List[int]]:
     """Disjoint class-balanced index lists: a labelled subset and a
     validation split, ``per_class`` and ``val_per_class`` of each class."""
@@ -170,8 +175,8 @@ def knn_probe(checkpoint: str, root: str, memory: int = 10000) -> float:
             for start in range(0, len(images), 500):
                 x = torch.from_numpy(images[start:start + 500].copy())
                 x = x.float()[:, None].expand(-1, 3, -1, -1)
-                x = F.interpolate(x, size=32, mode='bilinear',
-                                  align_corners=False)
+                x = F.interpolate(
+                    x, size=32, mode='bilinear', align_corners=False)
                 out.append(backbone((x - mean) / std)[-1].mean(dim=(2, 3)))
         return torch.cat(out)
 
@@ -184,8 +189,12 @@ def knn_probe(checkpoint: str, root: str, memory: int = 10000) -> float:
         features(test_images), torch.from_numpy(test_labels.copy()))
 
 
-def finetune(variant: str, checkpoint: str, work_dir: str,
-             train_idx: Sequence[int], val_idx: Sequence[int], seed: int,
+def finetune(variant: str,
+             checkpoint: str,
+             work_dir: str,
+             train_idx: Sequence[int],
+             val_idx: Sequence[int],
+             seed: int,
              threads: Optional[int],
              epochs: Optional[int] = None) -> Dict[str, Dict[str, float]]:
     """Train one variant once; evaluate on the validation split and the
@@ -196,37 +205,51 @@ def finetune(variant: str, checkpoint: str, work_dir: str,
     val_config = osp.join(work_dir, 'val_config.py')
     root = osp.join(REPO, DATA)
     with open(config, 'w') as f:
-        f.write(
-            f"_base_ = '{osp.join(REPO, CONFIGS[method])}'\n"
-            f"model = dict(backbone=dict(init_cfg=dict(checkpoint="
-            f"'{checkpoint}')))\n"
-            f"train_dataloader = dict(dataset=dict(data_root='{root}', "
-            f'indices={list(train_idx)}))\n'
-            f"val_dataloader = dict(dataset=dict(data_root='{root}', "
-            f'indices={list(val_idx)}))\n'
-            f"test_dataloader = dict(dataset=dict(data_root='{root}'))\n")
+        f.write(f"_base_ = '{osp.join(REPO, CONFIGS[method])}'\n"
+                f"model = dict(backbone=dict(init_cfg=dict(checkpoint="
+                f"'{checkpoint}')))\n"
+                f"train_dataloader = dict(dataset=dict(data_root='{root}', "
+                f'indices={list(train_idx)}))\n'
+                f"val_dataloader = dict(dataset=dict(data_root='{root}', "
+                f'indices={list(val_idx)}))\n'
+                f"test_dataloader = dict(dataset=dict(data_root='{root}'))\n")
     with open(val_config, 'w') as f:
         f.write("_base_ = './finetune_config.py'\n"
                 'test_dataloader = {{_base_.val_dataloader}}\n'
                 'test_evaluator = {{_base_.val_evaluator}}\n')
     options = [f'randomness.seed={seed}'] + list(options)
     if epochs:
-        options += [f'train_cfg.max_epochs={epochs}',
-                    f'train_cfg.val_interval={epochs}',
-                    f'param_scheduler.T_max={epochs}',
-                    f'default_hooks.checkpoint.interval={epochs}']
+        options += [
+            f'train_cfg.max_epochs={epochs}',
+            f'train_cfg.val_interval={epochs}',
+            f'param_scheduler.T_max={epochs}',
+            f'default_hooks.checkpoint.interval={epochs}'
+        ]
     last_file = osp.join(work_dir, 'last_checkpoint')
     if not osp.isfile(last_file):
-        run('tools/train.py', config, '--work-dir', work_dir,
-            '--cfg-options', *options, threads=threads)
+        run('tools/train.py',
+            config,
+            '--work-dir',
+            work_dir,
+            '--cfg-options',
+            *options,
+            threads=threads)
     with open(last_file) as f:
         last = f.read().strip()
     results = {}
     for split, split_config in (('val', val_config), ('test', config)):
         out = osp.join(work_dir, f'{split}.json')
         if not osp.isfile(out):
-            run('tools/test.py', split_config, last, '--work-dir', work_dir,
-                '--out', out, '--cfg-options', *options, threads=threads)
+            run('tools/test.py',
+                split_config,
+                last,
+                '--work-dir',
+                work_dir,
+                '--out',
+                out,
+                '--cfg-options',
+                *options,
+                threads=threads)
         with open(out) as f:
             results[split] = json.load(f)
     return results
@@ -234,26 +257,41 @@ def finetune(variant: str, checkpoint: str, work_dir: str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--quick', action='store_true',
-                        help='one pre-training, 3 seeds, 1 %%, CE and '
-                        'Core-tuning')
-    parser.add_argument('--seeds', type=int, nargs='+',
-                        default=[0, 1, 2, 3, 4])
-    parser.add_argument('--pretrain-seeds', type=int, nargs='+',
-                        default=[0, 1])
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help='one pre-training, 3 seeds, 1 %%, CE and '
+        'Core-tuning')
+    parser.add_argument(
+        '--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    parser.add_argument(
+        '--pretrain-seeds', type=int, nargs='+', default=[0, 1])
     parser.add_argument('--pretrain-epochs', type=int, default=10)
-    parser.add_argument('--pretrain-subset', type=int, default=20000,
-                        help='first N training images used by MoCo-v2')
-    parser.add_argument('--fractions', nargs='+', choices=list(FRACTIONS),
-                        default=list(FRACTIONS))
-    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS),
-                        default=list(VARIANTS))
+    parser.add_argument(
+        '--pretrain-subset',
+        type=int,
+        default=20000,
+        help='first N training images used by MoCo-v2')
+    parser.add_argument(
+        '--fractions',
+        nargs='+',
+        choices=list(FRACTIONS),
+        default=list(FRACTIONS))
+    parser.add_argument(
+        '--variants',
+        nargs='+',
+        choices=list(VARIANTS),
+        default=list(VARIANTS))
     parser.add_argument('--source', default=SOURCE)
-    parser.add_argument('--cache', default=CACHE,
-                        help='where the pre-trained checkpoints are kept')
+    parser.add_argument(
+        '--cache',
+        default=CACHE,
+        help='where the pre-trained checkpoints are kept')
     parser.add_argument('--work-dir', default='work_dirs/fashion_mnist')
-    parser.add_argument('--epochs', type=int,
-                        help="fine-tuning epochs (default: the config's)")
+    parser.add_argument(
+        '--epochs',
+        type=int,
+        help="fine-tuning epochs (default: the config's)")
     parser.add_argument('--jobs', type=int, default=1)
     args = parser.parse_args()
     if args.quick:
@@ -269,8 +307,9 @@ def main() -> None:
         checkpoints[seed] = pretrain(seed, args.pretrain_epochs,
                                      args.pretrain_subset, args.cache)
         probes[seed] = knn_probe(checkpoints[seed], root)
-        print(f'pre-training seed {seed}: 20-NN top-1 {probes[seed]:.2f}',
-              flush=True)
+        print(
+            f'pre-training seed {seed}: 20-NN top-1 {probes[seed]:.2f}',
+            flush=True)
 
     variants = ['ce'] + [v for v in args.variants if v != 'ce']
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
@@ -283,10 +322,10 @@ def main() -> None:
 
         def one(task):
             variant, pre, seed = task
-            work_dir = osp.join(
-                args.work_dir, fraction.rstrip('%') + 'pct',
-                f'pretrain{pre}', variant.replace(' ', '_').replace("'", ''),
-                f'seed{seed}')
+            work_dir = osp.join(args.work_dir,
+                                fraction.rstrip('%') + 'pct', f'pretrain{pre}',
+                                variant.replace(' ', '_').replace("'", ''),
+                                f'seed{seed}')
             return task, finetune(variant, checkpoints[pre], work_dir,
                                   train_idx, val_idx, seed, threads,
                                   args.epochs)
@@ -294,9 +333,11 @@ def main() -> None:
         done = {}
         with ThreadPoolExecutor(args.jobs) as pool:
             for (variant, pre, seed), metrics in pool.map(one, tasks):
-                print(f'{fraction}, {variant}, pre-training {pre}, seed '
-                      f'{seed}: test top-1 '
-                      f'{metrics["test"]["accuracy/top1"]:.2f}', flush=True)
+                print(
+                    f'{fraction}, {variant}, pre-training {pre}, seed '
+                    f'{seed}: test top-1 '
+                    f'{metrics["test"]["accuracy/top1"]:.2f}',
+                    flush=True)
                 done[variant, pre, seed] = metrics
         report['fractions'][fraction] = {
             v: {
@@ -313,9 +354,11 @@ def write_report(report: dict, args) -> None:
     os.makedirs('docs', exist_ok=True)
     with open('docs/fashion_mnist.json', 'w') as f:
         json.dump(report, f, indent=2)
-    lines = ['k-NN probe of the pre-trained backbones (20-NN top-1, %): ' +
-             ', '.join(f'seed {s}: {a:.2f}'
-                       for s, a in report['probe_top1'].items())]
+    lines = [
+        'k-NN probe of the pre-trained backbones (20-NN top-1, %): ' +
+        ', '.join(f'seed {s}: {a:.2f}'
+                  for s, a in report['probe_top1'].items())
+    ]
     for fraction, results in report['fractions'].items():
         for split in ('val', 'test'):
             lines.append(f'### {fraction} labels, {split} split\n\n' +

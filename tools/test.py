@@ -13,8 +13,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import coretune_mm  # noqa: F401  (registers modules, checkpoint loading)
-from coretune_mm.engine import setup_cpu_distributed
 from coretune_mm.checkpoint import check_checkpoint_file
+from coretune_mm.engine import setup_cpu_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -22,8 +22,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save logs')
-    parser.add_argument(
-        '--out', help='write the metrics to this JSON file')
+    parser.add_argument('--out', help='write the metrics to this JSON file')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -43,8 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     check_checkpoint_file(args.checkpoint, 'checkpoint')
-    if args.out and osp.realpath(args.out) in (osp.realpath(args.checkpoint),
-                                               osp.realpath(args.config)):
+    if args.out and osp.realpath(args.out) in (osp.realpath(
+            args.checkpoint), osp.realpath(args.config)):
         raise ValueError(f'--out: {args.out} is the checkpoint or the '
                          'config; write the metrics to another file')
     cfg = Config.fromfile(args.config)

@@ -12,8 +12,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import coretune_mm  # noqa: F401  (registers modules, checkpoint loading)
-from coretune_mm.engine import setup_cpu_distributed
 from coretune_mm.checkpoint import check_checkpoint_file
+from coretune_mm.engine import setup_cpu_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -66,8 +66,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
-            raise ValueError('--amp needs optim_wrapper.type OptimWrapper or '
-                             f'AmpOptimWrapper, the config has {optim_wrapper}')
+            raise ValueError(
+                '--amp needs optim_wrapper.type OptimWrapper or '
+                f'AmpOptimWrapper, the config has {optim_wrapper}')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
@@ -102,9 +103,10 @@ def check_checkpoints(cfg: Config) -> None:
                                          'model.backbone.init_cfg.checkpoint')
             prefix = item.get('prefix')
             if prefix and not any(k.startswith(prefix) for k in keys):
-                stems = [k[:-len('conv1.weight')] for k in keys
-                         if k.endswith('conv1.weight') and '.layer' not in
-                         f'.{k}']
+                stems = [
+                    k[:-len('conv1.weight')] for k in keys
+                    if k.endswith('conv1.weight') and '.layer' not in f'.{k}'
+                ]
                 hint = f'; its ResNet stem is under {stems[0]!r}' if stems \
                     else ''
                 raise ValueError(

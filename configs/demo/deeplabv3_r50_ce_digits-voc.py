@@ -10,8 +10,7 @@ crop_size = (64, 64)
 max_iters = 40
 
 model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(init_cfg=None))
+    data_preprocessor=dict(size=crop_size), backbone=dict(init_cfg=None))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -41,13 +40,17 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 param_scheduler = [
-    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        eta_min=1e-4,
+        power=0.9,
+        begin=0,
+        end=max_iters,
+        by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(interval=max_iters))
+    logger=dict(interval=10), checkpoint=dict(interval=max_iters))
 
 custom_hooks = [
     dict(type='DatasetCheckHook'),

@@ -8,8 +8,11 @@ data_root = 'data/fashion_mnist'
 max_epochs = 10
 
 view_pipeline = [
-    dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.3, 1.),
-         backend='pillow'),
+    dict(
+        type='RandomResizedCrop',
+        scale=32,
+        crop_ratio_range=(0.3, 1.),
+        backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(
         type='RandomApply',
@@ -29,7 +32,13 @@ train_dataloader = dict(
             dict(type='PackInputs')
         ]))
 
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs,
-                        by_epoch=True, begin=0, end=max_epochs)]
+param_scheduler = [
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs)
+]
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(checkpoint=dict(interval=max_epochs))

@@ -11,14 +11,16 @@ pretrained = 'work_dirs/fashion_mnist/mocov2/epoch_10.pth'
 
 model = dict(
     backbone=dict(
-        depth=18,
-        init_cfg=dict(checkpoint=pretrained, prefix='backbone.')),
+        depth=18, init_cfg=dict(checkpoint=pretrained, prefix='backbone.')),
     head=dict(num_classes=10, in_channels=512))
 
 train_pipeline = [
     dict(type='GrayToRGB'),
-    dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.6, 1.0),
-         backend='pillow'),
+    dict(
+        type='RandomResizedCrop',
+        scale=32,
+        crop_ratio_range=(0.6, 1.0),
+        backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]

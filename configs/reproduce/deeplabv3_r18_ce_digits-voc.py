@@ -1,5 +1,6 @@
 # Segmentation part of the small reproduction (tools/reproduce_digits.py),
-# CE baseline: the segmentation demo's with the ResNet-18 of the MoCo-v2 digits checkpoint
+# CE baseline: the segmentation demo's with the ResNet-18 of the MoCo-v2
+# digits checkpoint
 # (configs/reproduce/mocov2_resnet18_digits.py) on a larger generated
 # digit-scene set, with larger digits and thicker masks than the demo's (see
 # SEG_SCENES there). The script points the backbone's init_cfg at the
@@ -29,8 +30,13 @@ test_dataloader = val_dataloader
 # VOC schedule's 0.01 to leave the all-background solution within the budget.
 optim_wrapper = dict(optimizer=dict(lr=0.05))
 param_scheduler = [
-    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        eta_min=1e-4,
+        power=0.9,
+        begin=0,
+        end=max_iters,
+        by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters // 2)
 default_hooks = dict(

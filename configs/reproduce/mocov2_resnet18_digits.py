@@ -38,8 +38,14 @@ train_dataloader = dict(
         ]))
 
 optim_wrapper = dict(optimizer=dict(lr=0.06))
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs,
-                        by_epoch=True, begin=0, end=max_epochs)]
+param_scheduler = [
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs)
+]
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(
     logger=dict(interval=20), checkpoint=dict(interval=max_epochs))

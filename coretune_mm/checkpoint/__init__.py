@@ -8,8 +8,8 @@ from .loading import (CHECKPOINT_SAFE_GLOBALS, check_checkpoint_file,
 from .stripping import strip_core_tuning
 
 __all__ = [
-    'LAYOUTS', 'ConvertedCheckpoint', 'convert_csl_checkpoint',
-    'detect_depth', 'detect_layout', 'resnet_backbone_shapes',
-    'CHECKPOINT_SAFE_GLOBALS', 'check_checkpoint_file',
-    'register_checkpoint_safe_globals', 'strip_core_tuning'
+    'LAYOUTS', 'ConvertedCheckpoint', 'convert_csl_checkpoint', 'detect_depth',
+    'detect_layout', 'resnet_backbone_shapes', 'CHECKPOINT_SAFE_GLOBALS',
+    'check_checkpoint_file', 'register_checkpoint_safe_globals',
+    'strip_core_tuning'
 ]

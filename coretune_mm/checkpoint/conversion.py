@@ -1,6 +1,6 @@
 """Recognise and convert contrastive (CSL) ResNet checkpoint layouts."""
-from collections import OrderedDict
 import re
+from collections import OrderedDict
 from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 import torch
@@ -24,7 +24,6 @@ LAYOUTS: Dict[str, Tuple[Optional[str], str]] = OrderedDict([
 
 _NOT_BACKBONE = ('fc.', 'head.', 'heads.', 'projection_head.', 'prototypes.',
                  'predictor.')
-
 
 # blocks per stage -> depth; ResNet-34 and -50 share (3, 4, 6, 3) and differ
 # by their block (BasicBlock has no ``conv3``).
@@ -123,11 +122,10 @@ class ConvertedCheckpoint(NamedTuple):
     dropped: List[str]
 
 
-def convert_csl_checkpoint(
-        checkpoint: dict,
-        out_prefix: str = 'module.encoder_q.',
-        num_batches_tracked_optional: bool = True,
-        depth: Optional[int] = None) -> ConvertedCheckpoint:
+def convert_csl_checkpoint(checkpoint: dict,
+                           out_prefix: str = 'module.encoder_q.',
+                           num_batches_tracked_optional: bool = True,
+                           depth: Optional[int] = None) -> ConvertedCheckpoint:
     """Extract a ResNet backbone from a CSL checkpoint.
 
     Args:

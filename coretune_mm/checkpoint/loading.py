@@ -57,17 +57,14 @@ def _checkpoint_safe_globals() -> list:
         obj for obj in vars(np.dtypes).values()
         if isinstance(obj, type) and issubclass(obj, np.dtype)
     ]
-    numpy_functions = [
-        (function, f'{module}.multiarray.{function.__name__}')
-        for function in (multiarray._reconstruct, multiarray.scalar)
-        for module in ('numpy.core', 'numpy._core')
-    ]
-    return [
-        (_LoadedHistoryBuffer, _HISTORY_BUFFER), *numpy_functions,
-        np.ndarray, np.dtype, *dtype_classes,
-        (_history_buffer_getattr, 'builtins.getattr'),
-        (_history_buffer_getattr, '__builtin__.getattr')
-    ]
+    numpy_functions = [(function, f'{module}.multiarray.{function.__name__}')
+                       for function in (multiarray._reconstruct,
+                                        multiarray.scalar)
+                       for module in ('numpy.core', 'numpy._core')]
+    return [(_LoadedHistoryBuffer, _HISTORY_BUFFER), *numpy_functions,
+            np.ndarray, np.dtype, *dtype_classes,
+            (_history_buffer_getattr, 'builtins.getattr'),
+            (_history_buffer_getattr, '__builtin__.getattr')]
 
 
 CHECKPOINT_SAFE_GLOBALS = _checkpoint_safe_globals()

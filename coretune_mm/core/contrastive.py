@@ -129,4 +129,5 @@ def focal_supcon_loss(z: torch.Tensor,
         else:
             per_anchor = per_anchor / num_positives.clamp_min(1)
         has_positive = (num_positives > 0).float()
-        return (per_anchor * has_positive).sum() / has_positive.sum().clamp_min(1)
+        return (per_anchor *
+                has_positive).sum() / has_positive.sum().clamp_min(1)

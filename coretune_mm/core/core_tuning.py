@@ -85,8 +85,8 @@ class CoreTuning(nn.Module):
         self._stream: Optional[torch.Generator] = None
         try:
             with self._own_rng():
-                self.projector = ProjectionHead(in_channels,
-                                                **(projector or {}))
+                self.projector = ProjectionHead(in_channels, **(projector
+                                                                or {}))
         except TypeError as err:
             raise ValueError(
                 f'projector: unknown option in {projector}: {err}') from None
@@ -116,8 +116,9 @@ class CoreTuning(nn.Module):
     def stream(self) -> torch.Generator:
         """The CPU generator of this module, created on first use."""
         if self._stream is None:
-            seed = torch.tensor(
-                [(torch.initial_seed() ^ _STREAM_OFFSET) % 2**62])
+            seed = torch.tensor([
+                (torch.initial_seed() ^ _STREAM_OFFSET) % 2**62
+            ])
             if self.gather_across_ranks and is_distributed():
                 backend_device = 'cuda' if dist.get_backend() == 'nccl' \
                     else 'cpu'
@@ -169,8 +170,7 @@ class CoreTuning(nn.Module):
             CoreTuningOutput: samples, targets, N and the weighted loss.
         """
         if self.gather_across_ranks:
-            features, soft_labels = gather_across_ranks(
-                features, soft_labels)
+            features, soft_labels = gather_across_ranks(features, soft_labels)
         num = features.size(0)
         soft_labels = soft_labels.float()
         if generator is None:

@@ -39,7 +39,8 @@ def _padded_gather(tensor: torch.Tensor, sizes: List[int]) -> torch.Tensor:
 
 
 class GatherWithGrad(torch.autograd.Function):
-    """All-gather rows; backward sums each rank's gradient of the local rows."""
+    """All-gather rows; backward sums each rank's gradient of the local
+    rows."""
 
     @staticmethod
     def forward(ctx, tensor: torch.Tensor, sizes: List[int]) -> torch.Tensor:
@@ -55,8 +56,8 @@ class GatherWithGrad(torch.autograd.Function):
         return grad[start:start + ctx.sizes[ctx.rank]], None
 
 
-def gather_across_ranks(features: torch.Tensor, *others: torch.Tensor
-                        ) -> Tuple[torch.Tensor, ...]:
+def gather_across_ranks(features: torch.Tensor, *others:
+                        torch.Tensor) -> Tuple[torch.Tensor, ...]:
     """Concatenate ``features`` (differentiably) and ``others`` over ranks.
 
     Rows are ordered by rank. Ranks may hold different row counts, zero

@@ -31,8 +31,8 @@ def feature_space_stats(features: torch.Tensor,
                          f'{tuple(features.shape)} and {tuple(labels.shape)}')
     unit = F.normalize(features.float(), dim=1)
     classes, index = labels.unique(return_inverse=True)
-    sums = unit.new_zeros(len(classes), unit.size(1)).index_add_(
-        0, index, unit)
+    sums = unit.new_zeros(len(classes),
+                          unit.size(1)).index_add_(0, index, unit)
     means = F.normalize(sums, dim=1)
     intra = (1 - (unit * means[index]).sum(dim=1)).mean().item()
     if len(classes) < 2:

@@ -66,15 +66,15 @@ def check_mixup_args(alpha: float = 1.0,
     """Validate the options of :func:`hard_pair_mixup`; raise ValueError."""
     if not alpha > 0:
         raise ValueError(f'alpha must be > 0, got {alpha}')
-    for name, value in (('hn_lambda_min', hn_lambda_min),
-                        ('hp_lambda_min', hp_lambda_min)):
+    for name, value in (('hn_lambda_min', hn_lambda_min), ('hp_lambda_min',
+                                                           hp_lambda_min)):
         if not 0 <= value <= 1:
             raise ValueError(f'{name} must lie in [0, 1], got {value}')
     if partner not in PARTNER_MODES:
         raise ValueError(
             f'partner must be one of {PARTNER_MODES}, got {partner!r}')
-    for name, value in (('hard_negatives', hard_negatives),
-                        ('hard_positives', hard_positives)):
+    for name, value in (('hard_negatives', hard_negatives), ('hard_positives',
+                                                             hard_positives)):
         if not isinstance(value, bool):
             raise ValueError(f'{name} must be a bool, got {value!r}')
 
@@ -154,16 +154,16 @@ def _clipped_lambda(alpha: float, lambda_min: float, num: int,
 
 
 def hard_pair_mixup(
-        features: torch.Tensor,
-        soft_labels: torch.Tensor,
-        *,
-        alpha: float = 1.0,
-        hn_lambda_min: float = 0.8,
-        hp_lambda_min: float = 0.5,
-        partner: str = 'other_class',
-        hard_negatives: bool = True,
-        hard_positives: bool = True,
-        generator: Optional[torch.Generator] = None
+    features: torch.Tensor,
+    soft_labels: torch.Tensor,
+    *,
+    alpha: float = 1.0,
+    hn_lambda_min: float = 0.8,
+    hp_lambda_min: float = 0.5,
+    partner: str = 'other_class',
+    hard_negatives: bool = True,
+    hard_positives: bool = True,
+    generator: Optional[torch.Generator] = None
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Append generated semi-hard negatives and hard positives to a batch.
 

@@ -15,11 +15,10 @@ __all__ = ['sample_pixels', 'check_sampler_args']
 def check_sampler_args(max_samples: int = 1024, min_pixels: int = 2) -> None:
     """Validate the options of :func:`sample_pixels`; raise ValueError."""
     for name, value in (('max_samples', max_samples), ('min_pixels',
-                                                        min_pixels)):
-        if isinstance(value, bool) or not (isinstance(value, int)
-                                           and value > 0):
-            raise ValueError(
-                f'{name} must be a positive int, got {value!r}')
+                                                       min_pixels)):
+        if isinstance(value,
+                      bool) or not (isinstance(value, int) and value > 0):
+            raise ValueError(f'{name} must be a positive int, got {value!r}')
 
 
 def _rank_within_groups(keys: torch.Tensor, scores: torch.Tensor,

@@ -26,11 +26,11 @@ class ProjectionHead(nn.Module):
         super().__init__()
         if hidden_channels is None:
             hidden_channels = in_channels
-        for name, value in (('in_channels', in_channels),
-                            ('hidden_channels', hidden_channels),
+        for name, value in (('in_channels', in_channels), ('hidden_channels',
+                                                           hidden_channels),
                             ('out_channels', out_channels)):
-            if isinstance(value, bool) or not (isinstance(value, int)
-                                               and value > 0):
+            if isinstance(value,
+                          bool) or not (isinstance(value, int) and value > 0):
                 raise ValueError(
                     f'{name} must be a positive int, got {value!r}')
         self.layers = nn.Sequential(

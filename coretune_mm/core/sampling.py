@@ -20,7 +20,8 @@ def sample_gamma(shape: float,
                  *,
                  device: Optional[torch.device] = None,
                  generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Draw ``num`` samples of Gamma(shape, 1) with a fixed number of tensor ops.
+    """Draw ``num`` samples of Gamma(shape, 1) with a fixed number of tensor
+    ops.
 
     Marsaglia and Tsang's method (ACM TOMS 2000), vectorised over a fixed
     number of candidates so that no host synchronisation is needed; shapes
@@ -45,8 +46,7 @@ def sample_gamma(shape: float,
     a = shape + 1.0 if boosted else float(shape)
     d = a - 1.0 / 3.0
     c = 1.0 / (9.0 * d)**0.5
-    x = torch.randn(
-        _GAMMA_CANDIDATES, num, device=device, generator=generator)
+    x = torch.randn(_GAMMA_CANDIDATES, num, device=device, generator=generator)
     u = torch.rand(_GAMMA_CANDIDATES, num, device=device, generator=generator)
     v = (1.0 + c * x)**3
     v_pos = v.clamp_min(1e-12)

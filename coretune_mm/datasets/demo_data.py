@@ -156,8 +156,9 @@ def make_digits_voc(root: str,
         png.putpalette(palette)
         png.save(osp.join(root, 'SegmentationClass', f'{name}.png'))
     for split, split_names in names.items():
-        with open(osp.join(root, 'ImageSets', 'Segmentation', f'{split}.txt'),
-                  'w') as f:
+        with open(
+                osp.join(root, 'ImageSets', 'Segmentation', f'{split}.txt'),
+                'w') as f:
             f.write('\n'.join(split_names) + '\n')
     return root
 
@@ -166,7 +167,6 @@ def _dilate(mask: np.ndarray) -> np.ndarray:
     """3x3 binary dilation."""
     padded = np.pad(mask, 1)
     h, w = mask.shape
-    return np.any([
-        padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)
-    ],
-                  axis=0)
+    return np.any(
+        [padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)],
+        axis=0)

@@ -66,8 +66,10 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     dist.init_process_group(
         backend='gloo', timeout=datetime.timedelta(seconds=timeout))
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
-    if wrapper.get('type', 'MMDistributedDataParallel') in (
-            'MMDistributedDataParallel', MMDistributedDataParallel):
+    if wrapper.get(
+            'type',
+            'MMDistributedDataParallel') in ('MMDistributedDataParallel',
+                                             MMDistributedDataParallel):
         wrapper['type'] = 'CPUDistributedDataParallel'
         wrapper.setdefault('broadcast_buffers', False)
         wrapper.setdefault('find_unused_parameters',

@@ -44,6 +44,7 @@ def knn_accuracy(train_features: torch.Tensor,
         votes = torch.zeros(top_sim.size(0), num_classes)
         votes.scatter_add_(1, train_labels[top_idx],
                            (top_sim / temperature).exp())
-        correct += int((votes.argmax(dim=1) ==
-                        test_labels[start:start + chunk].long()).sum())
+        correct += int(
+            (votes.argmax(dim=1) == test_labels[start:start +
+                                                chunk].long()).sum())
     return 100.0 * correct / max(test.size(0), 1)

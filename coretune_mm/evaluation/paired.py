@@ -51,10 +51,9 @@ def paired_table(results: Runs, baseline: str, split: str,
     base = results[baseline][split]
     lines = [
         '| run | ' + ' | '.join(metrics) + ' |',
-        '|' + ' --- |' * (len(metrics) + 1),
-        f'| {baseline} (mean) | ' + ' | '.join(
-            f'{sum(r[m] for r in base) / len(base):.2f}' for m in metrics) +
-        ' |'
+        '|' + ' --- |' * (len(metrics) + 1), f'| {baseline} (mean) | ' +
+        ' | '.join(f'{sum(r[m] for r in base) / len(base):.2f}'
+                   for m in metrics) + ' |'
     ]
     for name, by_split in results.items():
         if name == baseline:
@@ -89,12 +88,19 @@ def paired_plot(results: Runs, baseline: str, splits: Sequence[str],
                 values = [r[metric] for r in results[name][split]]
                 reference = [r[metric] for r in base]
                 stats = paired_difference(reference, values)
-                ax.bar(x, stats['mean'], width, yerr=stats['se'],
-                       color=f'C{i}', alpha=0.6,
-                       label=name if j == 0 else None)
-                ax.plot([x] * len(values),
-                        [v - b for b, v in zip(reference, values)], 'k.',
-                        markersize=3)
+                ax.bar(
+                    x,
+                    stats['mean'],
+                    width,
+                    yerr=stats['se'],
+                    color=f'C{i}',
+                    alpha=0.6,
+                    label=name if j == 0 else None)
+                ax.plot(
+                    [x] * len(values),
+                    [v - b for b, v in zip(reference, values)],
+                    'k.',
+                    markersize=3)
         ax.axhline(0, color='k', linewidth=0.8)
         ax.set_xticks(range(len(metrics)), metrics)
         ax.set_ylabel(f'run minus {baseline} (points), same seed')

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from typing import Dict, List
 
-
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS_CONFIG = osp.join(REPO, 'configs', 'demo',
                       'resnet18_coretune_digits-folder.py')
@@ -59,8 +58,12 @@ def refused(args: List[str], *expected: str, keep: str = None) -> str:
     Returns that line."""
     before = snapshot(keep) if keep else None
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    done = subprocess.run([sys.executable, *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, *args],
+                          cwd=REPO,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode != 0, done.stdout[-2000:]
     last = lines[-1] if lines else ''

@@ -18,9 +18,11 @@ def outputs(tmp_path):
 
 def moco_file(tmp_path, model, name='moco.pth', prefix='module.encoder_q.'):
     path = tmp_path / name
-    torch.save(dict(state_dict={f'{prefix}{k}': v
-                                for k, v in model.state_dict().items()}),
-               path)
+    torch.save(
+        dict(state_dict={
+            f'{prefix}{k}': v
+            for k, v in model.state_dict().items()
+        }), path)
     return str(path)
 
 
@@ -28,52 +30,71 @@ def test_test_refuses_a_missing_or_unreadable_checkpoint(
         digits, tmp_path, outputs, not_a_checkpoint, truncated_checkpoint):
     out = str(outputs / 'out.pth')
     absent = str(tmp_path / 'absent.pth')
-    for checkpoint, message in ((absent, 'no such file'),
-                                (not_a_checkpoint, 'cannot read'),
+    for checkpoint, message in ((absent, 'no such file'), (not_a_checkpoint,
+                                                           'cannot read'),
                                 (truncated_checkpoint, 'cannot read')):
-        refused([tool('test.py'), CLS_CONFIG, checkpoint, '--out', out,
-                 '--work-dir', str(tmp_path / 'work'), '--cfg-options',
-                 *cls_options(digits)], 'checkpoint:', message, checkpoint,
+        refused([
+            tool('test.py'), CLS_CONFIG, checkpoint, '--out', out,
+            '--work-dir',
+            str(tmp_path / 'work'), '--cfg-options', *cls_options(digits)
+        ],
+                'checkpoint:',
+                message,
+                checkpoint,
                 keep=str(outputs))
 
 
 def test_test_will_not_write_metrics_over_the_checkpoint(digits, tmp_path):
-    from mmpretrain.registry import MODELS
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(Config.fromfile(CLS_CONFIG).model)
     folder = tmp_path / 'ckpt'
     folder.mkdir()
     checkpoint = str(folder / 'model.pth')
     torch.save(dict(state_dict=model.state_dict()), checkpoint)
-    refused([tool('test.py'), CLS_CONFIG, checkpoint, '--out', checkpoint,
-             '--cfg-options', *cls_options(digits)], '--out:',
-            'another file', keep=str(folder))
+    refused([
+        tool('test.py'), CLS_CONFIG, checkpoint, '--out', checkpoint,
+        '--cfg-options', *cls_options(digits)
+    ],
+            '--out:',
+            'another file',
+            keep=str(folder))
 
 
-def test_convert_refuses_what_it_cannot_convert(
-        tmp_path, outputs, not_a_checkpoint, truncated_checkpoint):
+def test_convert_refuses_what_it_cannot_convert(tmp_path, outputs,
+                                                not_a_checkpoint,
+                                                truncated_checkpoint):
     convert = tool('convert_checkpoint.py')
     dst = str(outputs / 'out.pth')
-    refused([convert, str(tmp_path / 'absent.pth'), dst], 'src: no such file',
+    refused([convert, str(tmp_path / 'absent.pth'), dst],
+            'src: no such file',
             keep=str(outputs))
     for bad in (not_a_checkpoint, truncated_checkpoint):
-        refused([convert, bad, dst], 'src: cannot read', bad,
+        refused([convert, bad, dst],
+                'src: cannot read',
+                bad,
                 keep=str(outputs))
     # deeper and shallower than asked for
     deeper = moco_file(tmp_path, tvm.resnet101(weights=None), 'r101.pth')
-    refused([convert, deeper, dst, '--depth', '50'], 'expected a ResNet-50',
-            'ResNet-101', keep=str(outputs))
+    refused([convert, deeper, dst, '--depth', '50'],
+            'expected a ResNet-50',
+            'ResNet-101',
+            keep=str(outputs))
     shallower = moco_file(tmp_path, tvm.resnet18(weights=None), 'r18.pth')
     refused([convert, shallower, dst, '--depth', '50'],
-            'expected a ResNet-50', 'ResNet-18', keep=str(outputs))
+            'expected a ResNet-50',
+            'ResNet-18',
+            keep=str(outputs))
     # a prefix no known method writes
-    odd = moco_file(tmp_path, tvm.resnet18(weights=None), 'odd.pth',
-                    prefix='net.trunk.')
+    odd = moco_file(
+        tmp_path, tvm.resnet18(weights=None), 'odd.pth', prefix='net.trunk.')
     refused([convert, odd, dst], 'unknown layout', keep=str(outputs))
     # the source itself as the output
-    refused([convert, shallower, shallower], 'dst:', 'another file',
+    refused([convert, shallower, shallower],
+            'dst:',
+            'another file',
             keep=str(tmp_path))
 
 
@@ -82,16 +103,19 @@ def test_strip_refuses_what_it_cannot_strip(tmp_path, outputs,
                                             truncated_checkpoint):
     strip = tool('strip_core_tuning.py')
     dst = str(outputs / 'out.pth')
-    refused([strip, str(tmp_path / 'absent.pth'), dst], 'src: no such file',
+    refused([strip, str(tmp_path / 'absent.pth'), dst],
+            'src: no such file',
             keep=str(outputs))
     for bad in (not_a_checkpoint, truncated_checkpoint):
-        refused([strip, bad, dst], 'src: cannot read', bad,
-                keep=str(outputs))
+        refused([strip, bad, dst], 'src: cannot read', bad, keep=str(outputs))
     no_tensors = tmp_path / 'meta.pth'
     torch.save(dict(meta=dict(epoch=1)), no_tensors)
-    refused([strip, str(no_tensors), dst], 'holds no state_dict',
+    refused([strip, str(no_tensors), dst],
+            'holds no state_dict',
             keep=str(outputs))
     weights = tmp_path / 'weights.pth'
     torch.save(dict(state_dict={'w': torch.ones(1)}), weights)
-    refused([strip, str(weights), str(weights)], 'dst:', 'another file',
+    refused([strip, str(weights), str(weights)],
+            'dst:',
+            'another file',
             keep=str(tmp_path))

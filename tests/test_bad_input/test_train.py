@@ -7,8 +7,8 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from bad_input import (CLS_CONFIG, SEG_CONFIG, cls_options, copy_tree,
-                      refused, seg_options, tool)
+from bad_input import (CLS_CONFIG, SEG_CONFIG, cls_options, copy_tree, refused,
+                       seg_options, tool)
 
 TRAIN = tool('train.py')
 
@@ -19,35 +19,54 @@ def train(config, work_dir, options):
 
 def test_missing_data_root(tmp_path, previous_run):
     root = str(tmp_path / 'nowhere')
-    refused(train(CLS_CONFIG, previous_run, cls_options(root)),
-            'No such file or directory', root, keep=previous_run)
-    refused(train(SEG_CONFIG, previous_run, seg_options(root)), 'data_root',
-            root, keep=previous_run)
+    refused(
+        train(CLS_CONFIG, previous_run, cls_options(root)),
+        'No such file or directory',
+        root,
+        keep=previous_run)
+    refused(
+        train(SEG_CONFIG, previous_run, seg_options(root)),
+        'data_root',
+        root,
+        keep=previous_run)
 
 
 def test_empty_data_root(tmp_path, previous_run):
     root = tmp_path / 'empty'
     root.mkdir()
-    refused(train(CLS_CONFIG, previous_run, cls_options(str(root))),
-            'No such file or directory', str(root), keep=previous_run)
+    refused(
+        train(CLS_CONFIG, previous_run, cls_options(str(root))),
+        'No such file or directory',
+        str(root),
+        keep=previous_run)
 
 
 def test_image_folder_with_one_class(digits, tmp_path, previous_run):
     root = tmp_path / 'one'
     for split in ('train', 'val'):
         copy_tree(osp.join(digits, 'train', '3'), str(root / split / '3'))
-    refused(train(CLS_CONFIG, previous_run, cls_options(str(root))),
-            'train_dataloader.dataset', '1 class(es)', 'expected at least 2',
-            keep=previous_run)
+    refused(
+        train(CLS_CONFIG, previous_run, cls_options(str(root))),
+        'train_dataloader.dataset',
+        '1 class(es)',
+        'expected at least 2',
+        keep=previous_run)
 
 
 def test_num_classes_disagrees_with_the_dataset(digits, voc, previous_run):
-    refused(train(CLS_CONFIG, previous_run, cls_options(digits) + [
-        'model.head.num_classes=5', 'data_preprocessor.num_classes=5']),
-        'model.head.num_classes=5', 'has 10 classes', keep=previous_run)
-    refused(train(SEG_CONFIG, previous_run, seg_options(voc) + [
-        'model.decode_head.num_classes=5']),
-        'model.decode_head.num_classes=5', 'has 21 classes',
+    refused(
+        train(
+            CLS_CONFIG, previous_run,
+            cls_options(digits) +
+            ['model.head.num_classes=5', 'data_preprocessor.num_classes=5']),
+        'model.head.num_classes=5',
+        'has 10 classes',
+        keep=previous_run)
+    refused(
+        train(SEG_CONFIG, previous_run,
+              seg_options(voc) + ['model.decode_head.num_classes=5']),
+        'model.decode_head.num_classes=5',
+        'has 21 classes',
         keep=previous_run)
 
 
@@ -64,17 +83,25 @@ def test_segmentation_labels_out_of_range(voc, tmp_path, previous_run):
         if image.mode == 'P':
             out.putpalette(image.getpalette())
         out.save(path)
-    refused(train(SEG_CONFIG, previous_run, seg_options(root)), 'gt_sem_seg',
-            'must lie in [0, 21)', 'got [30]', keep=previous_run)
+    refused(
+        train(SEG_CONFIG, previous_run, seg_options(root)),
+        'gt_sem_seg',
+        'must lie in [0, 21)',
+        'got [30]',
+        keep=previous_run)
 
 
 @pytest.mark.parametrize('flag', ['--resume', 'load_from'])
-def test_resume_or_load_from_what_is_not_a_checkpoint(
-        flag, digits, previous_run, not_a_checkpoint, truncated_checkpoint):
+def test_resume_or_load_from_what_is_not_a_checkpoint(flag, digits,
+                                                      previous_run,
+                                                      not_a_checkpoint,
+                                                      truncated_checkpoint):
     for bad in (not_a_checkpoint, truncated_checkpoint):
         if flag == '--resume':
-            args = [TRAIN, CLS_CONFIG, '--work-dir', previous_run,
-                    '--resume', bad, '--cfg-options', *cls_options(digits)]
+            args = [
+                TRAIN, CLS_CONFIG, '--work-dir', previous_run, '--resume', bad,
+                '--cfg-options', *cls_options(digits)
+            ]
         else:
             args = train(CLS_CONFIG, previous_run,
                          cls_options(digits) + [f'load_from={bad}'])
@@ -87,17 +114,21 @@ def write_config(tmp_path, body: str) -> str:
     return str(path)
 
 
-def test_pretrained_checkpoint_missing_or_unreadable(
-        digits, tmp_path, previous_run, not_a_checkpoint):
+def test_pretrained_checkpoint_missing_or_unreadable(digits, tmp_path,
+                                                     previous_run,
+                                                     not_a_checkpoint):
     for path, message in ((str(tmp_path / 'absent.pth'), 'no such file'),
                           (not_a_checkpoint, 'cannot read')):
         config = write_config(
             tmp_path, 'model = dict(backbone=dict(init_cfg=dict('
             f"_delete_=True, type='Pretrained', checkpoint={path!r}, "
             "prefix='module.encoder_q.')))\n")
-        refused(train(config, previous_run, cls_options(digits)),
-                'model.backbone.init_cfg.checkpoint', message, path,
-                keep=previous_run)
+        refused(
+            train(config, previous_run, cls_options(digits)),
+            'model.backbone.init_cfg.checkpoint',
+            message,
+            path,
+            keep=previous_run)
 
 
 def test_pretrained_checkpoint_with_a_wrong_prefix(digits, tmp_path,
@@ -105,21 +136,26 @@ def test_pretrained_checkpoint_with_a_wrong_prefix(digits, tmp_path,
     from mmpretrain.registry import MODELS
     backbone = MODELS.build(dict(type='ResNet', depth=18))
     moco = str(tmp_path / 'moco.pth')
-    torch.save(dict(state_dict={f'module.encoder_q.{k}': v
-                                for k, v in backbone.state_dict().items()}),
-               moco)
+    torch.save(
+        dict(state_dict={
+            f'module.encoder_q.{k}': v
+            for k, v in backbone.state_dict().items()
+        }), moco)
     for prefix, fragments in (
-            ('encoder_q.', ("prefix='encoder_q.' matches no key",
-                            "stem is under 'module.encoder_q.'")),
+        ('encoder_q.', ("prefix='encoder_q.' matches no key",
+                        "stem is under 'module.encoder_q.'")),
             # matches keys that fit nothing in the backbone, which MMEngine
             # loads non-strictly: PretrainedCheckHook names the right one
-            ('module.', ("prefix 'module.encoder_q.'", ))):
+        ('module.', ("prefix 'module.encoder_q.'", )),
+    ):
         config = write_config(
             tmp_path, 'model = dict(backbone=dict(init_cfg=dict('
             "_delete_=True, type='Pretrained', "
             f'checkpoint={moco!r}, prefix={prefix!r})))\n')
-        refused(train(config, previous_run, cls_options(digits)),
-                *fragments, keep=previous_run)
+        refused(
+            train(config, previous_run, cls_options(digits)),
+            *fragments,
+            keep=previous_run)
 
 
 def test_shallower_checkpoint_than_the_backbone(digits, tmp_path,
@@ -128,15 +164,19 @@ def test_shallower_checkpoint_than_the_backbone(digits, tmp_path,
     from mmpretrain.registry import MODELS
     backbone = MODELS.build(dict(type='ResNet', depth=18))
     moco = str(tmp_path / 'moco18.pth')
-    torch.save(dict(state_dict={f'module.encoder_q.{k}': v
-                                for k, v in backbone.state_dict().items()}),
-               moco)
+    torch.save(
+        dict(state_dict={
+            f'module.encoder_q.{k}': v
+            for k, v in backbone.state_dict().items()
+        }), moco)
     config = write_config(
         tmp_path, 'model = dict(backbone=dict(depth=50, init_cfg=dict('
         f"_delete_=True, type='Pretrained', checkpoint={moco!r}, "
         "prefix='module.encoder_q.')), head=dict(in_channels=2048))\n")
-    refused(train(config, previous_run, cls_options(digits)),
-            'PretrainedCheckHook', keep=previous_run)
+    refused(
+        train(config, previous_run, cls_options(digits)),
+        'PretrainedCheckHook',
+        keep=previous_run)
 
 
 @pytest.mark.parametrize('option, fragments', [
@@ -148,8 +188,11 @@ def test_shallower_checkpoint_than_the_backbone(digits, tmp_path,
 ])
 def test_unknown_key_in_a_classification_option(option, fragments, digits,
                                                 previous_run):
-    refused(train(CLS_CONFIG, previous_run, cls_options(digits) + [option]),
-            *fragments, keep=previous_run)
+    refused(
+        train(CLS_CONFIG, previous_run,
+              cls_options(digits) + [option]),
+        *fragments,
+        keep=previous_run)
 
 
 @pytest.mark.parametrize('option, fragments', [
@@ -161,5 +204,8 @@ def test_unknown_key_in_a_classification_option(option, fragments, digits,
 ])
 def test_unknown_key_in_a_segmentation_option(option, fragments, voc,
                                               previous_run):
-    refused(train(SEG_CONFIG, previous_run, seg_options(voc) + [option]),
-            *fragments, keep=previous_run)
+    refused(
+        train(SEG_CONFIG, previous_run,
+              seg_options(voc) + [option]),
+        *fragments,
+        keep=previous_run)

@@ -6,8 +6,7 @@ import pytest
 import torch
 from torchvision.models import resnet50
 
-from coretune_mm.checkpoint import (convert_csl_checkpoint,
-                                              detect_layout)
+from coretune_mm.checkpoint import convert_csl_checkpoint, detect_layout
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -28,9 +27,10 @@ def fake(layout, backbone):
         return dict(state_dict=state, epoch=200, arch='resnet50')
     if layout == 'moco_v3':
         state = {f'module.base_encoder.{k}': v for k, v in backbone.items()}
-        state.update(
-            {f'module.momentum_encoder.{k}': v
-             for k, v in backbone.items()})
+        state.update({
+            f'module.momentum_encoder.{k}': v
+            for k, v in backbone.items()
+        })
         state['module.predictor.0.weight'] = torch.zeros(4, 4)
         return dict(state_dict=state)
     if layout == 'infomin_pycontrast':
@@ -90,15 +90,23 @@ def test_errors(backbone):
 def test_other_depths_are_detected_not_cut_down(depth):
     import torchvision.models as tvm
     state = getattr(tvm, f'resnet{depth}')(weights=None).state_dict()
-    moco = dict(state_dict={f'module.encoder_q.{k}': v
-                            for k, v in state.items()})
+    moco = dict(state_dict={
+        f'module.encoder_q.{k}': v
+        for k, v in state.items()
+    })
     out, layout, found, dropped = convert_csl_checkpoint(moco)
     assert (layout, found) == ('moco_v1_v2', depth)
-    assert set(out) == {f'module.encoder_q.{k}'
-                        for k in state if not k.startswith('fc.')}
-    assert dropped == ['module.encoder_q.fc.weight', 'module.encoder_q.fc.bias']
-    with pytest.raises(ValueError, match=f'expected a ResNet-50, its blocks '
-                       f'are those of a ResNet-{depth}'):
+    assert set(out) == {
+        f'module.encoder_q.{k}'
+        for k in state if not k.startswith('fc.')
+    }
+    assert dropped == [
+        'module.encoder_q.fc.weight', 'module.encoder_q.fc.bias'
+    ]
+    with pytest.raises(
+            ValueError,
+            match=f'expected a ResNet-50, its blocks '
+            f'are those of a ResNet-{depth}'):
         convert_csl_checkpoint(moco, depth=50)
 
 
@@ -109,8 +117,10 @@ def test_backbone_tensors_outside_the_depth_are_errors(backbone):
         convert_csl_checkpoint(extra_block)
     extra_layer = fake('torchvision', backbone)
     extra_layer['layer1.0.conv4.weight'] = torch.zeros(1)
-    with pytest.raises(ValueError, match='layer1.0.conv4.weight is not part '
-                       'of a ResNet-50'):
+    with pytest.raises(
+            ValueError,
+            match='layer1.0.conv4.weight is not part '
+            'of a ResNet-50'):
         convert_csl_checkpoint(extra_layer)
 
 
@@ -118,25 +128,36 @@ def test_cli_writes_the_depth(tmp_path):
     import torchvision.models as tvm
     state = tvm.resnet101(weights=None).state_dict()
     src = tmp_path / 'moco101.pth'
-    torch.save(dict(state_dict={f'module.encoder_q.{k}': v
-                                for k, v in state.items()}), src)
+    torch.save(
+        dict(state_dict={
+            f'module.encoder_q.{k}': v
+            for k, v in state.items()
+        }), src)
     tool = osp.join(REPO, 'tools', 'convert_checkpoint.py')
-    ok = subprocess.run([sys.executable, tool, str(src),
-                         str(tmp_path / 'out.pth')],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, tool,
+         str(src), str(tmp_path / 'out.pth')],
+        capture_output=True,
+        text=True)
     assert ok.returncode == 0, ok.stderr
     assert 'ResNet-101' in ok.stdout
     assert 'model.backbone.depth=101' in ok.stdout
     out = torch.load(tmp_path / 'out.pth', weights_only=True)
     assert out['meta'] == dict(layout='moco_v1_v2', depth=101)
-    refused = subprocess.run([sys.executable, tool, str(src),
-                              str(tmp_path / 'out50.pth'), '--depth', '50'],
-                             capture_output=True, text=True)
+    refused = subprocess.run([
+        sys.executable, tool,
+        str(src),
+        str(tmp_path / 'out50.pth'), '--depth', '50'
+    ],
+                             capture_output=True,
+                             text=True)
     assert refused.returncode != 0
     assert 'expected a ResNet-50' in refused.stderr.strip().splitlines()[-1]
     assert not (tmp_path / 'out50.pth').exists()
-    same = subprocess.run([sys.executable, tool, str(src), str(src)],
-                          capture_output=True, text=True)
+    same = subprocess.run([sys.executable, tool,
+                           str(src), str(src)],
+                          capture_output=True,
+                          text=True)
     assert same.returncode != 0 and 'dst:' in same.stderr
     assert torch.load(src, weights_only=True)['state_dict']
 
@@ -147,12 +168,11 @@ def test_cli_refuses_a_truncated_file(tmp_path, backbone):
     data = src.read_bytes()
     (tmp_path / 'cut.pth').write_bytes(data[:len(data) // 2])
     tool = osp.join(REPO, 'tools', 'convert_checkpoint.py')
-    ok = subprocess.run([
-        sys.executable, tool,
-        str(src), str(tmp_path / 'out.pth')
-    ],
-                        capture_output=True,
-                        text=True)
+    ok = subprocess.run(
+        [sys.executable, tool,
+         str(src), str(tmp_path / 'out.pth')],
+        capture_output=True,
+        text=True)
     assert ok.returncode == 0, ok.stderr
     assert 'moco_v1_v2' in ok.stdout
     bad = subprocess.run([

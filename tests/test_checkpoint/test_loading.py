@@ -14,8 +14,8 @@ def message_hub_checkpoint(**extra) -> dict:
     hub.update_scalar('train/loss', 1.0)
     hub.update_scalar('train/loss', 5.0)
     hub.update_info('np_array', np.arange(3, dtype=np.float32))
-    return dict(state_dict={'w': torch.ones(2)},
-                message_hub=hub.state_dict(), **extra)
+    return dict(
+        state_dict={'w': torch.ones(2)}, message_hub=hub.state_dict(), **extra)
 
 
 def save_legacy(obj) -> bytes:
@@ -30,8 +30,8 @@ def load(data: bytes):
 
 
 def test_mmengine_state_loads_as_plain_objects():
-    loaded = load(save_legacy(message_hub_checkpoint(
-        meta=dict(seed=np.int64(3)))))
+    loaded = load(
+        save_legacy(message_hub_checkpoint(meta=dict(seed=np.int64(3)))))
     buffer = loaded['message_hub']['log_scalars']['train/loss']
     assert type(buffer) is HistoryBuffer
     assert buffer.mean() == 3.0 and buffer.statistics('mean') == 3.0

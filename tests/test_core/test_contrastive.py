@@ -78,7 +78,8 @@ def test_class_index_labels_match_one_hot():
     labels = torch.randint(3, (12, ))
     assert torch.allclose(
         focal_supcon_loss(z, labels),
-        focal_supcon_loss(z, F.one_hot(labels, 3).float()))
+        focal_supcon_loss(z,
+                          F.one_hot(labels, 3).float()))
 
 
 def test_gamma0_positives_equals_supcon_of_pytorch_metric_learning():
@@ -106,11 +107,13 @@ def test_exact_mode_with_1000_classes():
     assert torch.isfinite(loss) and loss > 0
 
 
-@pytest.mark.parametrize('labels', [
-    torch.arange(6),  # no positives at all
-    torch.zeros(6, dtype=torch.long),  # a single class
-    torch.tensor([0]),  # a single sample
-])
+@pytest.mark.parametrize(
+    'labels',
+    [
+        torch.arange(6),  # no positives at all
+        torch.zeros(6, dtype=torch.long),  # a single class
+        torch.tensor([0]),  # a single sample
+    ])
 def test_degenerate_batches_are_finite(labels):
     z = F.normalize(torch.randn(len(labels), 4), dim=1).requires_grad_()
     loss = focal_supcon_loss(z, labels)

@@ -2,14 +2,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from coretune_mm.core import (CoreTuning, class_frequencies,
-                              focal_supcon_loss, hard_pair_mixup,
-                              prior_correction, soft_cross_entropy)
+from coretune_mm.core import (CoreTuning, class_frequencies, focal_supcon_loss,
+                              hard_pair_mixup, prior_correction,
+                              soft_cross_entropy)
 
 
 def make(**kwargs):
-    return CoreTuning(6, focal_supcon_loss, projector=dict(out_channels=4),
-                      **kwargs)
+    return CoreTuning(
+        6, focal_supcon_loss, projector=dict(out_channels=4), **kwargs)
 
 
 def batch(num=10, classes=3):
@@ -27,7 +27,8 @@ def test_step_equals_the_composition():
     shared, _ = core.generators(features.device)
     mixed, targets = hard_pair_mixup(features, labels, generator=shared)
     assert out.num_original == 10
-    assert torch.equal(out.samples, mixed) and torch.equal(out.targets, targets)
+    assert torch.equal(out.samples, mixed) and torch.equal(
+        out.targets, targets)
     expected = 0.2 * focal_supcon_loss(core.projector(mixed), targets)
     assert torch.allclose(out.loss_contrast, expected)
 
@@ -40,16 +41,16 @@ def test_own_stream_follows_the_seed_and_spares_the_global_one():
     second = make().generators(torch.device('cpu'))
     assert torch.equal(torch.rand(3), after)  # no draw from the global RNG
     for a, b in zip(first, second):
-        assert torch.equal(torch.rand(5, generator=a),
-                           torch.rand(5, generator=b))
+        assert torch.equal(
+            torch.rand(5, generator=a), torch.rand(5, generator=b))
     torch.manual_seed(8)
     other = make().generators(torch.device('cpu'))
-    assert not torch.equal(torch.rand(5, generator=other[0]),
-                           torch.rand(5, generator=first[0]))
+    assert not torch.equal(
+        torch.rand(5, generator=other[0]), torch.rand(5, generator=first[0]))
     # shared and local generators differ
     shared, local = make().generators(torch.device('cpu'))
-    assert not torch.equal(torch.rand(5, generator=shared),
-                           torch.rand(5, generator=local))
+    assert not torch.equal(
+        torch.rand(5, generator=shared), torch.rand(5, generator=local))
 
 
 def test_fewer_than_two_rows_give_a_zero_that_reaches_the_projector():
@@ -87,11 +88,13 @@ def test_prior_correction_cancels_the_bias_gradient():
     assert bias.grad[0] > 0.1
     # the offset is log q - log prior with q the rows' mean
     assert torch.allclose(
-        prior_correction(rows, prior), rows.mean(0).log() - prior.log())
+        prior_correction(rows, prior),
+        rows.mean(0).log() - prior.log())
 
 
 def test_class_frequencies_against_a_count():
     labels = torch.tensor([[0, 0, 1], [255, 2, 0]])
     assert torch.allclose(
-        class_frequencies(labels, 4), torch.tensor([3, 1, 1, 0]) / 5)
+        class_frequencies(labels, 4),
+        torch.tensor([3, 1, 1, 0]) / 5)
     assert class_frequencies(torch.full((3, ), 255), 2).sum() == 0

@@ -79,7 +79,8 @@ def worker(rank, init_file):
     torch.manual_seed(0)
     from coretune_mm.core import focal_supcon_loss, hard_pair_mixup
     mixed, targets = hard_pair_mixup(
-        full, F.one_hot(labels, 3).float(),
+        full,
+        F.one_hot(labels, 3).float(),
         generator=torch.Generator().manual_seed(0))
     reference = focal_supcon_loss(F.normalize(mixed, dim=1), targets)
     reference.backward()
@@ -99,9 +100,9 @@ def worker(rank, init_file):
         assert torch.allclose(p.grad, q.grad, atol=1e-6), name
 
     # 3. a rank with nothing to sample neither deadlocks nor desynchronises
+    from mmengine.structures import PixelData
     from mmseg.registry import MODELS as SEG_MODELS
     from mmseg.structures import SegDataSample
-    from mmengine.structures import PixelData
 
     def seg_head(**kwargs):
         torch.manual_seed(2)

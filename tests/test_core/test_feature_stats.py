@@ -16,11 +16,16 @@ def slow_stats(features, labels):
         means[c] = total / total.norm()
     intra = sum(1 - float(u @ means[y])
                 for u, y in zip(unit, labels.tolist())) / len(unit)
-    between = [1 - float(means[a] @ means[b]) for i, a in enumerate(classes)
-               for b in classes[i + 1:]]
+    between = [
+        1 - float(means[a] @ means[b]) for i, a in enumerate(classes)
+        for b in classes[i + 1:]
+    ]
     inter_mean = sum(between) / len(between)
-    return dict(intra=intra, inter_mean=inter_mean, inter_min=min(between),
-                ratio=intra / inter_mean)
+    return dict(
+        intra=intra,
+        inter_mean=inter_mean,
+        inter_min=min(between),
+        ratio=intra / inter_mean)
 
 
 def test_matches_the_slow_definition():
@@ -36,8 +41,8 @@ def test_matches_the_slow_definition():
 def test_one_class_gives_nan_separation():
     stats = feature_space_stats(torch.randn(5, 3), torch.zeros(5).long())
     assert stats['intra'] >= 0
-    assert all(math.isnan(stats[k]) for k in ('inter_mean', 'inter_min',
-                                              'ratio'))
+    assert all(
+        math.isnan(stats[k]) for k in ('inter_mean', 'inter_min', 'ratio'))
 
 
 def test_bad_shapes_are_refused():

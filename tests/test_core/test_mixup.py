@@ -66,9 +66,9 @@ def make_batch(num=12, num_classes=4, dim=8, seed=0):
     return features, labels, to_soft_labels(labels, num_classes)
 
 
-@pytest.mark.parametrize('hard_negatives, hard_positives, rows', [
-    (True, True, 3), (True, False, 2), (False, True, 2), (False, False, 1)
-])
+@pytest.mark.parametrize('hard_negatives, hard_positives, rows',
+                         [(True, True, 3), (True, False, 2), (False, True, 2),
+                          (False, False, 1)])
 def test_mixup_shapes(hard_negatives, hard_positives, rows):
     features, _, soft = make_batch()
     out, out_labels = hard_pair_mixup(
@@ -106,10 +106,9 @@ def test_semi_hard_negatives_are_clipped_convex_mixes(partner):
         assert 0.8 <= lam <= 1.0
         assert torch.allclose(negatives[i],
                               (1 - lam) * features[i] + lam * features[j])
-        assert torch.allclose(
-            negative_labels[i],
-            (1 - lam) * F.one_hot(labels[i], num_classes) +
-            lam * F.one_hot(labels[j], num_classes))
+        assert torch.allclose(negative_labels[i],
+                              (1 - lam) * F.one_hot(labels[i], num_classes) +
+                              lam * F.one_hot(labels[j], num_classes))
         if partner == 'other_class':
             assert labels[j] != labels[i]
 
@@ -130,7 +129,6 @@ def test_hard_positives_mix_mined_pairs():
         assert out_labels[n + i].argmax() == labels[i]
     assert (out_labels[n:].max(dim=1).values < 0.5 + 1e-6).any(), \
         'expected some weights clipped to 0.5'
-
 
 
 def test_other_class_partner_falls_back_in_single_class_batch():

@@ -61,8 +61,7 @@ def test_class_balance_and_hard_pixels_first(budget):
     labels, predictions = make_maps(seed=1)
     labels[0, 4:6] = 3  # a small class in image 0
     labels[1, 4:] = torch.where(labels[1, 4:] == 3, 2, labels[1, 4:])
-    idx = sample_pixels(
-        labels, predictions, max_samples=budget, min_pixels=4)
+    idx = sample_pixels(labels, predictions, max_samples=budget, min_pixels=4)
     pairs = pools(labels, predictions, 4)
     share, remainder = divmod(budget, len(pairs))
     got = counts_of(idx, labels, predictions)
@@ -70,7 +69,7 @@ def test_class_balance_and_hard_pixels_first(budget):
     for key, (hard, easy) in pairs.items():
         # each pair gets the equal share, or one more pixel of the remainder
         assert got.get(key, (0, 0)) in (rule(hard, easy, share),
-                                         rule(hard, easy, share + 1)), key
+                                        rule(hard, easy, share + 1)), key
         extra += got.get(key) != rule(hard, easy, share)
     assert extra <= remainder
     assert set(got) <= set(pairs)

@@ -4,7 +4,8 @@ import pytest
 from PIL import Image
 
 from coretune_mm.datasets.demo_data import (load_digit_images,
-                                         make_digits_folder, make_digits_voc)
+                                            make_digits_folder,
+                                            make_digits_voc)
 
 
 def read_labels(root, split):
@@ -18,8 +19,8 @@ def read_labels(root, split):
 
 def test_voc_layout_labels_and_determinism(tmp_path):
     root = tmp_path / 'a'
-    make_digits_voc(str(root), num_train=6, num_val=2, canvas=40,
-                    digit_size=16, seed=3)
+    make_digits_voc(
+        str(root), num_train=6, num_val=2, canvas=40, digit_size=16, seed=3)
     train, labels = read_labels(root, 'train')
     val, _ = read_labels(root, 'val')
     assert len(train) == 6 and len(val) == 2 and not set(train) & set(val)
@@ -30,8 +31,8 @@ def test_voc_layout_labels_and_determinism(tmp_path):
         image = Image.open(root / 'JPEGImages' / f'{name}.jpg')
         assert image.size == (40, 40) and image.mode == 'RGB'
     again = tmp_path / 'b'
-    make_digits_voc(str(again), num_train=6, num_val=2, canvas=40,
-                    digit_size=16, seed=3)
+    make_digits_voc(
+        str(again), num_train=6, num_val=2, canvas=40, digit_size=16, seed=3)
     for a, b in zip(labels, read_labels(again, 'train')[1]):
         np.testing.assert_array_equal(a, b)
 
@@ -40,9 +41,14 @@ def test_lower_mask_threshold_gives_thicker_masks(tmp_path):
     counts = []
     for threshold in (0.5, 0.2):
         root = tmp_path / str(threshold)
-        make_digits_voc(str(root), num_train=4, num_val=1, canvas=40,
-                        digit_size=16, max_digits=1,
-                        mask_threshold=threshold)
+        make_digits_voc(
+            str(root),
+            num_train=4,
+            num_val=1,
+            canvas=40,
+            digit_size=16,
+            max_digits=1,
+            mask_threshold=threshold)
         labels = read_labels(root, 'train')[1]
         # one digit per scene: every ignored pixel borders the digit's mask
         for label in labels:

@@ -28,8 +28,7 @@ def test_voc_only_then_with_sbd(voc):
     shutil.copytree(
         osp.join(voc, 'SegmentationClass'),
         osp.join(voc, 'SegmentationClassAug'))
-    with open(osp.join(voc, 'ImageSets', 'Segmentation', 'aug.txt'),
-              'w') as f:
+    with open(osp.join(voc, 'ImageSets', 'Segmentation', 'aug.txt'), 'w') as f:
         f.write('train_00000\ntrain_00001\nval_00006\n')
     dataset = build(voc)
     assert len(dataset) == 9

@@ -13,8 +13,8 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import coretune_mm  # noqa: F401
-from coretune_mm.engine.hooks import FeatureSpaceHook, PretrainedCheckHook
 from coretune_mm.datasets.demo_data import make_digits_folder
+from coretune_mm.engine.hooks import FeatureSpaceHook, PretrainedCheckHook
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'demo',
@@ -23,8 +23,7 @@ CONFIG = osp.join(REPO, 'configs', 'demo',
 
 @pytest.fixture(scope='module')
 def digits(tmp_path_factory):
-    return make_digits_folder(
-        str(tmp_path_factory.mktemp('digits')), limit=60)
+    return make_digits_folder(str(tmp_path_factory.mktemp('digits')), limit=60)
 
 
 def tiny_cfg(digits, work_dir, **train_cfg):
@@ -50,8 +49,10 @@ def fake_moco(tmp_path, digits):
     from mmpretrain.registry import MODELS
     backbone = MODELS.build(dict(type='ResNet', depth=18))
     torch.nn.init.normal_(backbone.conv1.weight)
-    state = {f'module.encoder_q.{k}': v for k, v in
-             backbone.state_dict().items()}
+    state = {
+        f'module.encoder_q.{k}': v
+        for k, v in backbone.state_dict().items()
+    }
     state['module.encoder_q.fc.0.weight'] = torch.zeros(4, 4)
     path = str(tmp_path / 'moco.pth')
     torch.save(dict(state_dict=state), path)
@@ -106,11 +107,14 @@ def test_feature_space_hook_logs_and_plots(digits, tmp_path):
     # before LoggerHook), at the metrics' step
     with open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]) as f:
         lines = f.read().splitlines()
-    measured = [float(line.split('ratio ')[1]) for line in lines
-                if 'Feature space (val' in line]
-    logged = [float(line.split('feature_ratio: ')[1].split()[0])
-              for line in lines if 'Epoch(val)' in line and
-              'feature_ratio' in line]
+    measured = [
+        float(line.split('ratio ')[1]) for line in lines
+        if 'Feature space (val' in line
+    ]
+    logged = [
+        float(line.split('feature_ratio: ')[1].split()[0]) for line in lines
+        if 'Epoch(val)' in line and 'feature_ratio' in line
+    ]
     assert len(measured) == 2 and len(logged) == 2
     assert logged == pytest.approx(measured, abs=1e-4)
     with open(osp.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
@@ -170,14 +174,16 @@ def test_feature_space_hook_measures_a_labelled_set():
     model = cls_model()
     runner = FakeRunner(model)
     metrics = evaluate(FeatureSpaceHook(), runner, cls_batches(model))
-    assert set(metrics) == {'feature_intra', 'feature_inter_mean',
-                            'feature_inter_min', 'feature_ratio'}
+    assert set(metrics) == {
+        'feature_intra', 'feature_inter_mean', 'feature_inter_min',
+        'feature_ratio'
+    }
     assert runner.message_hub.get_scalar('val/feature_ratio').current() == \
         metrics['feature_ratio']
 
 
-@pytest.mark.parametrize('case', ['unlabelled', 'slide', 'no_classifier',
-                                  'no_head'])
+@pytest.mark.parametrize('case',
+                         ['unlabelled', 'slide', 'no_classifier', 'no_head'])
 def test_feature_space_hook_skips_what_it_cannot_measure(case):
     model = cls_model()
     if case == 'no_classifier':  # e.g. a ViT head's `layers.head`
@@ -189,8 +195,10 @@ def test_feature_space_hook_skips_what_it_cannot_measure(case):
     def batches():
         if case in ('no_classifier', 'no_head'):
             return [[]]
-        return cls_batches(model, labelled=case != 'unlabelled',
-                           forwards=2 if case == 'slide' else 1)
+        return cls_batches(
+            model,
+            labelled=case != 'unlabelled',
+            forwards=2 if case == 'slide' else 1)
 
     runner = FakeRunner(model)
     warnings = []
@@ -198,16 +206,18 @@ def test_feature_space_hook_skips_what_it_cannot_measure(case):
     hook = FeatureSpaceHook()
     for _ in range(2):  # one warning per reason, not per evaluation
         assert evaluate(hook, runner, batches()) == {}
-    reason = dict(unlabelled='no gt_label', slide='several times',
-                  no_classifier='no `fc` or `conv_seg`',
-                  no_head='neither `head`')[case]
+    reason = dict(
+        unlabelled='no gt_label',
+        slide='several times',
+        no_classifier='no `fc` or `conv_seg`',
+        no_head='neither `head`')[case]
     assert len(warnings) == 1 and 'skipped' in warnings[0]
     assert reason in warnings[0]
 
 
 def test_feature_space_hook_pixels_of_several_sizes():
-    from mmseg.structures import SegDataSample
     from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
     model = nn.Module()
     model.decode_head = nn.Module()
     model.decode_head.conv_seg = nn.Conv2d(4, 2, 1)
@@ -261,12 +271,13 @@ def test_resume_continues_exactly(digits, tmp_path, val_interval):
     random states of the uninterrupted run and ends with its weights, also
     when validation (whose loader draws from torch's generator) runs between
     the checkpoint and the next epoch."""
+
     def final_state(runner):
         return {k: v.clone() for k, v in runner.model.state_dict().items()}
 
     def cfg_for(name):
-        return tiny_cfg(digits, tmp_path / name, max_epochs=2,
-                        val_interval=val_interval)
+        return tiny_cfg(
+            digits, tmp_path / name, max_epochs=2, val_interval=val_interval)
 
     whole = Runner.from_cfg(cfg_for('whole'))
     whole_rng = RecordRNGHook()
@@ -324,15 +335,20 @@ def test_contrast_warmup_ramps_mix_weight_of_a_pixel_head():
     from types import SimpleNamespace
 
     from mmengine.logging import MessageHub
+
     from coretune_mm.engine.hooks import ContrastWarmupHook
     from coretune_mm.models import CoreTuneASPPHead
     model = nn.Module()
     model.decode_head = CoreTuneASPPHead(
-        in_channels=4, channels=8, num_classes=3, dilations=(1, 2),
-        contrast_weight=0.2, mix_weight=0.5, mix_loss=True)
+        in_channels=4,
+        channels=8,
+        num_classes=3,
+        dilations=(1, 2),
+        contrast_weight=0.2,
+        mix_weight=0.5,
+        mix_loss=True)
     runner = SimpleNamespace(
-        model=model, iter=0,
-        message_hub=MessageHub.get_instance('warmup_mix'))
+        model=model, iter=0, message_hub=MessageHub.get_instance('warmup_mix'))
     hook = ContrastWarmupHook(warmup_iters=4, mix_weight=True)
     hook.before_train(runner)
     runner.iter = 1
@@ -345,5 +361,6 @@ def test_contrast_warmup_ramps_mix_weight_of_a_pixel_head():
     classifier = nn.Module()
     classifier.head = CoreTuneClsHead(num_classes=3, in_channels=4)
     with pytest.raises(ValueError, match='mix_weight'):
-        ContrastWarmupHook(2, mix_weight=True).before_train(
-            SimpleNamespace(model=classifier))
+        ContrastWarmupHook(
+            2,
+            mix_weight=True).before_train(SimpleNamespace(model=classifier))

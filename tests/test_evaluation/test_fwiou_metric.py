@@ -23,7 +23,10 @@ def evaluate(preds, gts, num_classes, **kwargs):
     return metric.compute_metrics(metric.results)
 
 
-def confusion_reference(preds, gts, num_classes, ignore_index=255,
+def confusion_reference(preds,
+                        gts,
+                        num_classes,
+                        ignore_index=255,
                         matrix=False):
     """The spec's formulas on an explicit confusion matrix."""
     m = np.zeros((num_classes, num_classes))

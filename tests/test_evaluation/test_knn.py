@@ -15,8 +15,8 @@ def slow_knn(train, train_labels, test, test_labels, k, temperature):
         votes = {}
         for i in order:
             label = int(train_labels[i])
-            votes[label] = votes.get(label, 0.0) + math.exp(sims[i] /
-                                                             temperature)
+            votes[label] = votes.get(label, 0.0) + math.exp(
+                sims[i] / temperature)
         correct += max(votes, key=votes.get) == int(y)
     return 100.0 * correct / len(test)
 
@@ -24,12 +24,13 @@ def slow_knn(train, train_labels, test, test_labels, k, temperature):
 @pytest.mark.parametrize('k', [1, 5])
 def test_against_a_loop(k):
     g = torch.Generator().manual_seed(0)
-    train, test = torch.randn(40, 6, generator=g), torch.randn(25, 6,
-                                                               generator=g)
+    train, test = torch.randn(
+        40, 6, generator=g), torch.randn(
+            25, 6, generator=g)
     train_labels = torch.randint(4, (40, ), generator=g)
     test_labels = torch.randint(4, (25, ), generator=g)
-    got = knn_accuracy(train, train_labels, test, test_labels, k=k,
-                       temperature=0.5, chunk=7)
+    got = knn_accuracy(
+        train, train_labels, test, test_labels, k=k, temperature=0.5, chunk=7)
     assert got == pytest.approx(
         slow_knn(train, train_labels, test, test_labels, k, 0.5))
 

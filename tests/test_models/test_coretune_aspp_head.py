@@ -2,16 +2,16 @@ import copy
 
 import pytest
 import torch
+from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-from mmengine.structures import PixelData
 
 import coretune_mm  # noqa: F401
-
-DEFAULT_SCOPE = 'mmseg'
 from coretune_mm.core import hard_pair_mixup, sample_pixels
 from coretune_mm.models import CoreTuneASPPHead
 from coretune_mm.models.decode_heads.pixel_core_tuning import label_boundaries
+
+DEFAULT_SCOPE = 'mmseg'
 
 NUM_CLASSES = 4
 HEAD = dict(
@@ -64,15 +64,16 @@ def test_loss_keys_and_gradients_reach_everything():
     head = build()
     feats = inputs(requires_grad=True)
     losses = head.loss(feats, samples_from(random_labels()), None)
-    assert {'loss_ce', 'acc_seg', 'loss_contrast', 'loss_mix', 'core_pixels',
-            'core_boundary'} <= set(losses)
+    assert {
+        'loss_ce', 'acc_seg', 'loss_contrast', 'loss_mix', 'core_pixels',
+        'core_boundary'
+    } <= set(losses)
     total = sum(v for k, v in losses.items() if 'loss' in k)
     total.backward()
     assert feats[-1].grad.abs().sum() > 0
     for name in ('aspp_modules', 'bottleneck', 'core_tuning', 'conv_seg'):
         grads = [
-            p.grad for p in getattr(head, name).parameters()
-            if p.requires_grad
+            p.grad for p in getattr(head, name).parameters() if p.requires_grad
         ]
         assert grads and all(g is not None and g.abs().sum() > 0
                              for g in grads), name
@@ -92,8 +93,8 @@ def core_composition(head, feats, labels):
     targets = torch.nn.functional.one_hot(small.flatten()[index],
                                           NUM_CLASSES).float()
     mixed, mixed_targets = hard_pair_mixup(pixels, targets, generator=shared)
-    con = 0.1 * focal_supcon_loss(head.core_tuning.projector(mixed),
-                                  mixed_targets)
+    con = 0.1 * focal_supcon_loss(
+        head.core_tuning.projector(mixed), mixed_targets)
     generated, gen_targets = mixed[len(index):], mixed_targets[len(index):]
     mix_logits = generated @ head.conv_seg.weight.flatten(1).t() + \
         head.conv_seg.bias
@@ -135,16 +136,16 @@ def _background_bias_gradient(**kwargs):
     labels[0, 10:12, 4:8] = 3  # 36 + 8 of 256 pixels: ~85 % background
     labels[:, 0] = 255
     valid = labels[labels != 255]
-    prior = torch.stack(
-        [(valid == c).float().mean() for c in range(NUM_CLASSES)])
+    prior = torch.stack([(valid == c).float().mean()
+                         for c in range(NUM_CLASSES)])
     with torch.no_grad():
         head.conv_seg.weight.zero_()
         head.conv_seg.bias.copy_(prior.log())
     losses = head.loss(inputs(), samples_from(labels), None)
     extra = sum(v for k, v in losses.items()
                 if k.startswith('loss') and k != 'loss_ce')
-    bias_grad, = torch.autograd.grad(extra, head.conv_seg.bias,
-                                     allow_unused=True)
+    bias_grad, = torch.autograd.grad(
+        extra, head.conv_seg.bias, allow_unused=True)
     dense_grad, = torch.autograd.grad(losses['loss_ce'], head.conv_seg.bias)
     assert dense_grad.abs().max() < 1e-5  # the dense CE is at its optimum
     return 0.0 if bias_grad is None else float(bias_grad[0])
@@ -161,8 +162,8 @@ def test_mix_detach_trains_conv_seg_only():
     head = build(mix_detach=True)
     feats = inputs(requires_grad=True)
     losses = head.loss(feats, samples_from(random_labels()), None)
-    grad, = torch.autograd.grad(losses['loss_mix'], feats[-1],
-                                allow_unused=True)
+    grad, = torch.autograd.grad(
+        losses['loss_mix'], feats[-1], allow_unused=True)
     assert grad is None or grad.abs().max() == 0
     grad_w, = torch.autograd.grad(losses['loss_mix'], head.conv_seg.weight)
     assert grad_w.abs().sum() > 0
@@ -223,13 +224,15 @@ def test_predict_equals_the_stock_head(head_type):
     ours, stock = build(head_type[0]), build(head_type[1])
     missing, unexpected = stock.load_state_dict(
         ours.state_dict(), strict=False)
-    assert not missing and all(k.startswith('core_tuning.') for k in unexpected)
+    assert not missing and all(
+        k.startswith('core_tuning.') for k in unexpected)
     ours.eval()
     stock.eval()
     feats = inputs()
     metas = [dict(img_shape=(16, 16))] * 2
     assert torch.equal(
-        ours.predict(feats, metas, dict()), stock.predict(feats, metas, dict()))
+        ours.predict(feats, metas, dict()),
+        stock.predict(feats, metas, dict()))
 
 
 def test_deeplabv3plus_variant_trains():
@@ -252,8 +255,7 @@ def test_bf16_autocast_is_finite_and_close():
         low = head.loss(feats, labels, None)
     for key in ('loss_contrast', 'loss_mix'):
         assert low[key].dtype == torch.float32
-        assert low[key].item() == pytest.approx(
-            reference[key].item(), rel=0.1)
+        assert low[key].item() == pytest.approx(reference[key].item(), rel=0.1)
 
 
 @pytest.mark.parametrize('kwargs, name', [
@@ -283,6 +285,7 @@ def test_contrast_weight_zero_is_the_stock_head():
 
 
 def test_build_and_init_draw_like_the_stock_head():
+
     def build_and_draw(head_type):
         torch.manual_seed(4)
         head = build(head_type)

@@ -5,8 +5,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import coretune_mm  # noqa: F401
-from coretune_mm.core import (focal_supcon_loss, hard_pair_mixup,
-                              to_soft_labels)
+from coretune_mm.core import focal_supcon_loss, hard_pair_mixup, to_soft_labels
 from coretune_mm.models import CoreTuneClsHead
 
 NUM_CLASSES, DIM = 5, 16
@@ -61,8 +60,8 @@ def test_losses_equal_the_core_composition():
     assert mixed.size(0) == 3 * len(feats)
     log_prob = F.log_softmax(head.fc(mixed), dim=1)
     expected_cls = -(mixed_targets * log_prob).sum(dim=1).mean()
-    expected_con = 0.3 * focal_supcon_loss(head.core_tuning.projector(mixed),
-                                           mixed_targets)
+    expected_con = 0.3 * focal_supcon_loss(
+        head.core_tuning.projector(mixed), mixed_targets)
     assert torch.allclose(losses['loss_cls'], expected_cls)
     assert torch.allclose(losses['loss_contrast'], expected_con)
 
@@ -143,10 +142,11 @@ def test_predict_equals_linear_cls_head():
         dict(type='LinearClsHead', num_classes=NUM_CLASSES, in_channels=DIM))
     missing, unexpected = linear.load_state_dict(
         head.state_dict(), strict=False)
-    assert not missing and all(k.startswith('core_tuning.') for k in unexpected)
+    assert not missing and all(
+        k.startswith('core_tuning.') for k in unexpected)
     feats = torch.randn(4, DIM)
-    for ours, theirs in zip(head.predict((feats, )), linear.predict(
-        (feats, ))):
+    for ours, theirs in zip(
+            head.predict((feats, )), linear.predict((feats, ))):
         assert torch.equal(ours.pred_score, theirs.pred_score)
         assert torch.equal(ours.pred_label, theirs.pred_label)
 

@@ -57,16 +57,24 @@ def config_with_record_hook(tmp_path, base: str) -> str:
 
 
 def run(args, tmp_path, nproc=1):
-    env = dict(os.environ, OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([str(tmp_path), REPO]))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=os.pathsep.join([str(tmp_path), REPO]))
     launcher = [sys.executable]
     if nproc > 1:
         launcher += [
-            '-m', 'torch.distributed.run', '--nproc_per_node', str(nproc),
-            '--master_port', str(free_port())
+            '-m', 'torch.distributed.run', '--nproc_per_node',
+            str(nproc), '--master_port',
+            str(free_port())
         ]
-    return subprocess.run(launcher + args, cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        launcher + args,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900)
 
 
 def rank_records(work_dir: str, rank: int) -> list:
@@ -74,8 +82,8 @@ def rank_records(work_dir: str, rank: int) -> list:
         return [json.loads(line) for line in f]
 
 
-@pytest.mark.skipif(torch.cuda.is_available(),
-                    reason='the CPU path: GPUs take the stock one')
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason='the CPU path: GPUs take the stock one')
 def test_classification_two_processes_then_resume_in_one(tmp_path):
     digits = make_digits_folder(str(tmp_path / 'digits'), limit=40)
     config = config_with_record_hook(
@@ -84,8 +92,8 @@ def test_classification_two_processes_then_resume_in_one(tmp_path):
                  'resnet18_coretune_digits-folder.py'))
     work_dir = str(tmp_path / 'work')
     options = ['--cfg-options'] + [
-        f'{loader}.dataset.data_root={digits}' for loader in
-        ('train_dataloader', 'val_dataloader', 'test_dataloader')
+        f'{loader}.dataset.data_root={digits}'
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
     ] + [
         'train_dataloader.batch_size=8', 'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
@@ -93,8 +101,12 @@ def test_classification_two_processes_then_resume_in_one(tmp_path):
         'val_dataloader.persistent_workers=False', 'train_cfg.max_epochs=2',
         'train_cfg.val_interval=1', 'param_scheduler.T_max=2'
     ]
-    ddp = run([TRAIN, config, '--launcher', 'pytorch', '--work-dir',
-               work_dir, *options], tmp_path, nproc=2)
+    ddp = run([
+        TRAIN, config, '--launcher', 'pytorch', '--work-dir', work_dir,
+        *options
+    ],
+              tmp_path,
+              nproc=2)
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     for rank in (0, 1):
         records = rank_records(work_dir, rank)
@@ -109,18 +121,24 @@ def test_classification_two_processes_then_resume_in_one(tmp_path):
     assert not any(k.startswith('module.') for k in checkpoint['state_dict'])
 
     out = str(tmp_path / 'metrics.json')
-    tested = run([osp.join(REPO, 'tools', 'test.py'), config,
-                  osp.join(work_dir, 'epoch_2.pth'), '--launcher', 'pytorch',
-                  '--work-dir', str(tmp_path / 'test'), '--out', out,
-                  *options], tmp_path, nproc=2)
+    tested = run([
+        osp.join(REPO, 'tools', 'test.py'), config,
+        osp.join(work_dir, 'epoch_2.pth'), '--launcher', 'pytorch',
+        '--work-dir',
+        str(tmp_path / 'test'), '--out', out, *options
+    ],
+                 tmp_path,
+                 nproc=2)
     assert tested.returncode == 0, tested.stderr[-3000:]
     with open(out) as f:
         metrics = json.load(f)
     assert 0 <= metrics['accuracy/top1'] <= 100
     assert 'feature_ratio' in metrics  # gathered from both ranks
 
-    resumed = run([TRAIN, config, '--work-dir', work_dir, '--resume',
-                   osp.join(work_dir, 'epoch_1.pth'), *options], tmp_path)
+    resumed = run([
+        TRAIN, config, '--work-dir', work_dir, '--resume',
+        osp.join(work_dir, 'epoch_1.pth'), *options
+    ], tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert 'holds the random states of 2 process(es), this run has 1' in \
         resumed.stdout + resumed.stderr
@@ -128,19 +146,19 @@ def test_classification_two_processes_then_resume_in_one(tmp_path):
     assert len(after) == 4  # epoch 2 only: 32 images, batches of 8
 
 
-@pytest.mark.skipif(torch.cuda.is_available(),
-                    reason='the CPU path: GPUs take the stock one')
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason='the CPU path: GPUs take the stock one')
 def test_segmentation_demo_two_processes(tmp_path):
-    voc = make_digits_voc(str(tmp_path / 'VOC2012'), num_train=4, num_val=2,
-                          canvas=48)
+    voc = make_digits_voc(
+        str(tmp_path / 'VOC2012'), num_train=4, num_val=2, canvas=48)
     config = config_with_record_hook(
         tmp_path,
         osp.join(REPO, 'configs', 'demo',
                  'deeplabv3_r50_coretune_digits-voc.py'))
     work_dir = str(tmp_path / 'work')
     options = ['--cfg-options'] + [
-        f'{loader}.dataset.data_root={voc}' for loader in
-        ('train_dataloader', 'val_dataloader', 'test_dataloader')
+        f'{loader}.dataset.data_root={voc}'
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
     ] + [
         'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
         'default_hooks.checkpoint.interval=2', 'param_scheduler.0.end=2',
@@ -151,13 +169,16 @@ def test_segmentation_demo_two_processes(tmp_path):
         'val_dataloader.num_workers=0',
         'val_dataloader.persistent_workers=False'
     ]
-    ddp = run([TRAIN, config, '--launcher', 'pytorch', '--work-dir',
-               work_dir, *options], tmp_path, nproc=2)
+    ddp = run([
+        TRAIN, config, '--launcher', 'pytorch', '--work-dir', work_dir,
+        *options
+    ],
+              tmp_path,
+              nproc=2)
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     for rank in (0, 1):
         records = rank_records(work_dir, rank)
-        assert len(records) == 2 and all(r['world_size'] == 2
-                                         for r in records)
+        assert len(records) == 2 and all(r['world_size'] == 2 for r in records)
         assert all(0 < r['decode.loss_contrast'] < 100 for r in records)
         assert all(r['decode.core_pixels'] > 0 for r in records)
     # each rank's dense CE is its own shard's; the pixel contrast runs on

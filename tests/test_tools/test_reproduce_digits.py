@@ -18,8 +18,10 @@ def load_script():
 
 def test_table_reports_population_mean_and_std():
     script = load_script()
-    runs = [{'mIoU': v, 'feature_ratio': r}
-            for v, r in ((50.0, 0.2), (60.0, 0.4), (70.0, 0.3))]
+    runs = [{
+        'mIoU': v,
+        'feature_ratio': r
+    } for v, r in ((50.0, 0.2), (60.0, 0.4), (70.0, 0.3))]
     text = script.table({'ce, x': runs}, ['mIoU', 'feature_ratio'])
     row = text.splitlines()[2]
     std = float(np.std([50.0, 60.0, 70.0]))  # numpy's default is population
@@ -32,8 +34,9 @@ def test_table_reports_population_mean_and_std():
 
 def test_table_marks_missing_metrics():
     script = load_script()
-    text = script.table({'a': [{'accuracy/top1': 90.0}]},
-                        ['accuracy/top1', 'feature_ratio'])
+    text = script.table({'a': [{
+        'accuracy/top1': 90.0
+    }]}, ['accuracy/top1', 'feature_ratio'])
     assert text.splitlines()[0].startswith('| run | top1 |')
     assert '| a | 90.00 +/- 0.00 | - | 90.00 |' in text
 

@@ -1,4 +1,5 @@
-"""Data preparation, splits and reporting of tools/reproduce_fashion_mnist.py."""
+"""Data preparation, splits and reporting of
+tools/reproduce_fashion_mnist.py."""
 import gzip
 import importlib.util
 import os.path as osp

@@ -32,8 +32,8 @@ def test_stripped_checkpoint_loads_strictly_into_aspp_head(tmp_path):
                    check=True)
     stripped = torch.load(dst)['state_dict']
     stock = MODELS.build(dict(type='ASPPHead', **HEAD))
-    stock.load_state_dict({
-        k[len('decode_head.'):]: v
-        for k, v in stripped.items()
-    },
-                          strict=True)
+    stock.load_state_dict(
+        {
+            k[len('decode_head.'):]: v
+            for k, v in stripped.items()
+        }, strict=True)

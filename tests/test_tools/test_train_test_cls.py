@@ -12,8 +12,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def run_tool(*args):
-    subprocess.run([sys.executable, *args], cwd=REPO, check=True,
-                   timeout=600)
+    subprocess.run([sys.executable, *args], cwd=REPO, check=True, timeout=600)
 
 
 @pytest.fixture(scope='module')

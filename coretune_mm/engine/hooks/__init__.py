@@ -6,6 +6,6 @@ from .pretrained_check_hook import PretrainedCheckHook
 from .rng_state_hook import RNGStateHook
 
 __all__ = [
-    'ContrastWarmupHook', 'DatasetCheckHook', 'FeatureSpaceHook', 'PretrainedCheckHook',
-    'RNGStateHook'
+    'ContrastWarmupHook', 'DatasetCheckHook', 'FeatureSpaceHook',
+    'PretrainedCheckHook', 'RNGStateHook'
 ]

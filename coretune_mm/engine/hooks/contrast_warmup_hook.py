@@ -11,7 +11,8 @@ __all__ = ['ContrastWarmupHook']
 
 @HOOKS.register_module()
 class ContrastWarmupHook(Hook):
-    """Ramp the contrastive weight eta (and ``mix_weight``) from 0 over K iters.
+    """Ramp the contrastive weight eta (and ``mix_weight``) from 0 over K
+    iterations.
 
     The target is the head's :class:`coretune_mm.core.CoreTuning` module
     (``head.core_tuning`` / ``decode_head.core_tuning``). Derived from the

@@ -48,6 +48,5 @@ class DatasetCheckHook(Hook):
     @staticmethod
     def _where(runner) -> str:
         cfg = runner.cfg.get('train_dataloader', {}).get('dataset', {})
-        root = cfg.get('data_root') or cfg.get('dataset', {}).get(
-            'data_root')
+        root = cfg.get('data_root') or cfg.get('dataset', {}).get('data_root')
         return f'data_root {root!r}' if root else 'the configured dataset'

@@ -57,7 +57,7 @@ class FeatureSpaceHook(Hook):
                  plot: bool = False,
                  seed: int = 0):
         for name, value in (('max_samples', max_samples), ('per_batch',
-                                                            per_batch)):
+                                                           per_batch)):
             if not (isinstance(value, int) and not isinstance(value, bool)
                     and value > 0):
                 raise ValueError(f'FeatureSpaceHook: {name} must be a '
@@ -104,8 +104,7 @@ class FeatureSpaceHook(Hook):
             self._skip = f'the outputs carry no {key} (an unlabelled set)'
             return None
         if key == 'gt_label':
-            return torch.cat([o.gt_label for o in outputs]).to(
-                features.device)
+            return torch.cat([o.gt_label for o in outputs]).to(features.device)
         labels = [
             F.interpolate(
                 o.gt_sem_seg.data[None].float().to(features.device),
@@ -145,9 +144,7 @@ class FeatureSpaceHook(Hook):
             self._handle = None
         # every rank takes part in the gather, whatever it collected
         local = (self._skip, self._features, self._labels)
-        shares = all_gather_object(local) if get_world_size() > 1 else [
-            local
-        ]
+        shares = all_gather_object(local) if get_world_size() > 1 else [local]
         skip = next((s[0] for s in shares if s[0] is not None), None)
         if skip is not None:
             if skip not in self._warned:
@@ -165,9 +162,9 @@ class FeatureSpaceHook(Hook):
             runner.message_hub.update_scalar(f'{mode}/feature_{key}', value)
             if metrics is not None:
                 metrics[f'feature_{key}'] = value
-        runner.logger.info('Feature space (%s, %d samples): ' % (
-            mode, len(labels)) + ', '.join(f'{k} {v:.4f}'
-                                          for k, v in stats.items()))
+        runner.logger.info('Feature space (%s, %d samples): ' %
+                           (mode, len(labels)) +
+                           ', '.join(f'{k} {v:.4f}' for k, v in stats.items()))
         if self.plot and is_main_process():
             self._scatter(runner, features, labels, mode)
 
@@ -210,7 +207,5 @@ class FeatureSpaceHook(Hook):
     def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
         self._finish(runner, 'val', metrics)
 
-    def after_test_epoch(self,
-                         runner,
-                         metrics: Optional[dict] = None) -> None:
+    def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
         self._finish(runner, 'test', metrics)

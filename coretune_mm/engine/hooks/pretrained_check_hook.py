@@ -81,11 +81,10 @@ class PretrainedCheckHook(Hook):
         backbone = unwrap(runner.model).backbone
         init_cfg = getattr(backbone, 'init_cfg', None) or {}
         if isinstance(init_cfg, (list, tuple)):
-            init_cfg = next((c for c in init_cfg
-                             if c.get('type') == 'Pretrained'), {})
-        checkpoint = self.checkpoint or (
-            init_cfg.get('checkpoint')
-            if init_cfg.get('type') == 'Pretrained' else None)
+            init_cfg = next(
+                (c for c in init_cfg if c.get('type') == 'Pretrained'), {})
+        checkpoint = self.checkpoint or (init_cfg.get(
+            'checkpoint') if init_cfg.get('type') == 'Pretrained' else None)
         if checkpoint is None:
             print_log(
                 'PretrainedCheckHook: the backbone has no pre-trained '

@@ -95,14 +95,15 @@ class RNGStateHook(Hook):
                     hook.by_epoch != by_epoch:
                 continue
             if by_epoch:
-                due |= hook.every_n_epochs(runner, hook.interval,
-                                           hook.save_begin) or (
-                                               hook.save_last and
-                                               hook.is_last_train_epoch(runner))
+                due |= hook.every_n_epochs(
+                    runner, hook.interval,
+                    hook.save_begin) or (hook.save_last
+                                         and hook.is_last_train_epoch(runner))
             else:
                 due |= hook.every_n_train_iters(
-                    runner, hook.interval, hook.save_begin) or (
-                        hook.save_last and hook.is_last_train_iter(runner))
+                    runner, hook.interval,
+                    hook.save_begin) or (hook.save_last
+                                         and hook.is_last_train_iter(runner))
         if due:  # a collective: every rank evaluates the same condition
             self._gathered = all_gather_object(self._rank_state(runner))
 
@@ -136,7 +137,7 @@ class RNGStateHook(Hook):
     before_val = before_test = _fork
     after_val = after_test = _join
 
-    # -- restore ---------------------------------------------------------------
+    # -- restore -------------------------------------------------------------
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         self._pending = checkpoint.get('rng_state')
         self._model = unwrap(runner.model)

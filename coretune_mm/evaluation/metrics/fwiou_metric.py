@@ -17,8 +17,7 @@ __all__ = [
 ]
 
 
-def frequency_weighted_iou(area_intersect: np.ndarray,
-                           area_union: np.ndarray,
+def frequency_weighted_iou(area_intersect: np.ndarray, area_union: np.ndarray,
                            area_label: np.ndarray) -> float:
     """``sum_c f_c IoU_c`` over classes present in the ground truth.
 
@@ -121,10 +120,10 @@ class FWIoUMetric(IoUMetric):
         for i, sample in enumerate(data_samples):
             pred_label = sample['pred_sem_seg']['data'].squeeze()
             label = sample['gt_sem_seg']['data'].squeeze()
-            self.results[start + i] = (*self.results[start + i],
-                                       confusion_matrix(
-                                           pred_label, label, num_classes,
-                                           self.ignore_index))
+            self.results[start +
+                         i] = (*self.results[start + i],
+                               confusion_matrix(pred_label, label, num_classes,
+                                                self.ignore_index))
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Add ``FWIoU`` and ``MPA`` to the metrics of :class:`IoUMetric`."""
@@ -166,8 +165,9 @@ class FWIoUMetric(IoUMetric):
             return
         os.makedirs(folder, exist_ok=True)
         present = area_union > 0
-        with open(osp.join(folder, f'confusion_{self._evaluations}.json'),
-                  'w') as f:
+        with open(
+                osp.join(folder, f'confusion_{self._evaluations}.json'),
+                'w') as f:
             json.dump(
                 dict(
                     classes=classes,
@@ -180,5 +180,4 @@ class FWIoUMetric(IoUMetric):
                     accuracy={
                         name: round(float(accuracy[c]) * 100, 2)
                         for c, name in enumerate(classes) if present[c]
-                    }),
-                f)
+                    }), f)

@@ -74,7 +74,8 @@ class PixelCoreTuningMixin:
         mix_detach (bool): Stop ``loss_mix``'s gradient into the features
             (it trains ``conv_seg`` only). Defaults to False.
         projector (dict, optional): ``hidden_channels`` and ``out_channels``
-            of the projection head. Defaults to ``channels -> channels -> 256``.
+            of the projection head. Defaults to
+            ``channels -> channels -> 256``.
         pixel_sampler (dict, optional): ``max_samples`` (the budget M,
             default 1024) and ``min_pixels`` (default 2) of
             :func:`coretune_mm.core.sample_pixels`.
@@ -115,10 +116,10 @@ class PixelCoreTuningMixin:
                             ('mix_weight', mix_weight)):
             if not value >= 0:
                 raise ValueError(f'{name} must be >= 0, got {value}')
-        for name, value in (('mix_loss', mix_loss),
-                            ('prior_correction', prior_correction),
-                            ('mix_detach', mix_detach),
-                            ('gather_across_ranks', gather_across_ranks)):
+        for name, value in (('mix_loss', mix_loss), ('prior_correction',
+                                                     prior_correction),
+                            ('mix_detach', mix_detach), ('gather_across_ranks',
+                                                         gather_across_ranks)):
             if not isinstance(value, bool):
                 raise ValueError(f'{name} must be a bool, got {value!r}')
         if pixel_budget not in BUDGETS:
@@ -218,12 +219,12 @@ class PixelCoreTuningMixin:
         losses = dict(
             loss_contrast=out.loss_contrast,
             core_pixels=features.new_tensor(float(index.numel())),
-            core_boundary=on_boundary.mean() if index.numel() else
-            on_boundary.sum())
+            core_boundary=on_boundary.mean()
+            if index.numel() else on_boundary.sum())
         if self.mix_loss:
             losses['loss_mix'] = self.mix_weight * self._loss_mix(
-                out.samples[out.num_original:],
-                out.targets[out.num_original:], seg_label)
+                out.samples[out.num_original:], out.targets[out.num_original:],
+                seg_label)
         return losses
 
     def _loss_mix(self, generated: torch.Tensor, targets: torch.Tensor,

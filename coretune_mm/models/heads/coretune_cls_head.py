@@ -12,6 +12,7 @@ from coretune_mm.models.losses import build_contrast_loss
 
 __all__ = ['CoreTuneClsHead']
 
+
 @MODELS.register_module()
 class CoreTuneClsHead(LinearClsHead):
     """Linear classifier head trained with Core-tuning.
@@ -167,17 +168,21 @@ class CoreTuneClsHead(LinearClsHead):
             if self.prior_correction and cls_score.size(0) > num:
                 offset = prior_correction(cls_target[num:],
                                           cls_target[:num].mean(dim=0))
-                cls_score = torch.cat(
-                    [cls_score[:num].float(), cls_score[num:].float() + offset])
+                cls_score = torch.cat([
+                    cls_score[:num].float(), cls_score[num:].float() + offset
+                ])
         else:
             cls_score, cls_target = self.fc(features), targets
         losses['loss_cls'] = self.loss_module(
             cls_score, cls_target, avg_factor=cls_score.size(0), **kwargs)
         if self.cal_acc:
             acc = Accuracy.calculate(
-                cls_score[:num].detach(), targets.argmax(dim=1), topk=self.topk)
+                cls_score[:num].detach(),
+                targets.argmax(dim=1),
+                topk=self.topk)
             # one threshold: acc[i] is [top-k accuracy]
-            losses.update(
-                {f'accuracy_top-{k}': a[0]
-                 for k, a in zip(self.topk, acc)})
+            losses.update({
+                f'accuracy_top-{k}': a[0]
+                for k, a in zip(self.topk, acc)
+            })
         return losses
