@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 
 import coretune_mm  # noqa: F401  (registers modules, checkpoint loading)
 from coretune_mm.checkpoint import check_checkpoint_file
-from coretune_mm.engine import setup_cpu_distributed
+from coretune_mm.engine import cpu_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -56,9 +56,9 @@ def main(argv=None) -> dict:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
-    setup_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    with cpu_distributed(cfg):
+        runner = Runner.from_cfg(cfg)
+        metrics = runner.test()
     if args.out:
         with open(args.out, 'w') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)

@@ -13,7 +13,7 @@ from mmengine.runner import Runner
 
 import coretune_mm  # noqa: F401  (registers modules, checkpoint loading)
 from coretune_mm.checkpoint import check_checkpoint_file
-from coretune_mm.engine import setup_cpu_distributed
+from coretune_mm.engine import cpu_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -118,9 +118,9 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     check_checkpoints(cfg)
-    setup_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    with cpu_distributed(cfg):
+        runner = Runner.from_cfg(cfg)
+        runner.train()
 
 
 if __name__ == '__main__':

@@ -8,7 +8,9 @@ CPU-only machine whatever ``env_cfg.dist_cfg.backend`` says.
 ``tools/test.py``) initialises a gloo process group before the Runner, which
 then skips ``init_dist``, and selects :class:`CPUDistributedDataParallel`.
 """
+import contextlib
 import datetime
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -17,7 +19,9 @@ from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
 from mmengine.registry import MODEL_WRAPPERS
 
-__all__ = ['CPUDistributedDataParallel', 'setup_cpu_distributed']
+__all__ = [
+    'CPUDistributedDataParallel', 'setup_cpu_distributed', 'cpu_distributed'
+]
 
 
 @MODEL_WRAPPERS.register_module()
@@ -76,3 +80,20 @@ def setup_cpu_distributed(cfg: Config) -> bool:
                            cfg.get('find_unused_parameters', False))
         cfg.model_wrapper_cfg = wrapper
     return True
+
+
+@contextlib.contextmanager
+def cpu_distributed(cfg: Config) -> Iterator[bool]:
+    """:func:`setup_cpu_distributed` for the block; the process group it
+    started is closed at the end (after a barrier when the block succeeded),
+    so that no rank exits while another still uses it."""
+    started = setup_cpu_distributed(cfg)
+    try:
+        yield started
+    except BaseException:
+        if started:
+            dist.destroy_process_group()
+        raise
+    if started:
+        dist.barrier()
+        dist.destroy_process_group()

@@ -28,7 +28,8 @@ from mmengine.registry import HOOKS
 class RankLossRecordHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
-        record = {k: float(v) for k, v in outputs.items()}
+        record = {k: v.item() if hasattr(v, 'item') else v
+                  for k, v in outputs.items()}
         record['world_size'] = get_world_size()
         path = osp.join(runner.work_dir, f'rank{get_rank()}.jsonl')
         with open(path, 'a') as f:

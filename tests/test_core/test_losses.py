@@ -1,0 +1,65 @@
+"""soft_cross_entropy, prior_correction and class_frequencies against their
+definitions written out."""
+import math
+
+import pytest
+import torch
+
+from coretune_mm.core import (class_frequencies, prior_correction,
+                              soft_cross_entropy)
+
+
+def test_soft_cross_entropy_is_the_mean_of_minus_y_log_p():
+    torch.manual_seed(0)
+    logits = torch.randn(5, 3)
+    targets = torch.softmax(torch.randn(5, 3), dim=1)
+    expected = 0.0
+    for row, target in zip(logits.tolist(), targets.tolist()):
+        norm = math.log(sum(math.exp(v) for v in row))
+        expected -= sum(t * (v - norm) for t, v in zip(target, row))
+    assert soft_cross_entropy(logits, targets).item() == pytest.approx(
+        expected / 5, rel=1e-5)
+
+
+def test_soft_cross_entropy_of_one_hot_rows_is_cross_entropy():
+    logits = torch.randn(6, 4)
+    labels = torch.tensor([0, 1, 2, 3, 0, 1])
+    one_hot = torch.eye(4)[labels]
+    assert torch.allclose(
+        soft_cross_entropy(logits, one_hot),
+        torch.nn.functional.cross_entropy(logits, labels))
+
+
+def test_soft_cross_entropy_of_no_rows_is_an_attached_zero():
+    logits = torch.randn(0, 3, requires_grad=True)
+    loss = soft_cross_entropy(logits, torch.zeros(0, 3))
+    assert loss.item() == 0.0 and loss.requires_grad
+
+
+def test_prior_correction_removes_the_bias_gradient_at_the_prior():
+    """At a classifier predicting ``prior``, the corrected soft CE of rows
+    whose class mix is q has no gradient on the bias."""
+    prior = torch.tensor([0.7, 0.2, 0.1])
+    targets = torch.tensor([[0.1, 0.5, 0.4], [0.0, 0.5, 0.5]])
+    bias = prior.log().clone().requires_grad_(True)
+    logits = bias.expand(2, 3) + prior_correction(targets, prior)
+    soft_cross_entropy(logits, targets).backward()
+    assert torch.allclose(bias.grad, torch.zeros(3), atol=1e-6)
+    uncorrected = prior.log().clone().requires_grad_(True)
+    soft_cross_entropy(uncorrected.expand(2, 3), targets).backward()
+    assert uncorrected.grad.abs().max() > 0.1
+
+
+def test_prior_correction_is_log_q_minus_log_prior():
+    targets = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
+    prior = torch.tensor([0.5, 0.5])
+    expected = torch.tensor([math.log(0.25 / 0.5), math.log(0.75 / 0.5)])
+    assert torch.allclose(prior_correction(targets, prior), expected)
+
+
+def test_class_frequencies_count_all_but_the_ignored():
+    labels = torch.tensor([[0, 0, 1], [255, 2, 2]])
+    freq = class_frequencies(labels, 4, ignore_index=255)
+    assert torch.allclose(freq, torch.tensor([0.4, 0.2, 0.4, 0.0]))
+    assert torch.equal(
+        class_frequencies(torch.full((3, ), 255), 2), torch.zeros(2))

@@ -1,0 +1,41 @@
+"""ProjectionHead: Linear -> ReLU -> Linear, then unit norm."""
+import pytest
+import torch
+
+from coretune_mm.core import ProjectionHead
+
+
+def test_maps_to_unit_vectors_through_two_linear_layers():
+    torch.manual_seed(0)
+    head = ProjectionHead(6, hidden_channels=5, out_channels=3)
+    x = torch.randn(4, 6)
+    first, second = head.layers[0], head.layers[2]
+    # the definition, written out
+    hidden = (x @ first.weight.t() + first.bias).clamp_min(0)
+    out = hidden @ second.weight.t() + second.bias
+    expected = out / out.norm(dim=1, keepdim=True)
+    assert torch.allclose(head(x), expected, atol=1e-6)
+    assert torch.allclose(head(x).norm(dim=1), torch.ones(4))
+
+
+def test_hidden_width_defaults_to_the_input_width():
+    head = ProjectionHead(7, out_channels=2)
+    assert head.layers[0].weight.shape == (7, 7)
+    assert head.layers[2].weight.shape == (2, 7)
+
+
+def test_gradients_reach_the_input():
+    x = torch.randn(3, 4, requires_grad=True)
+    ProjectionHead(4, out_channels=2)(x)[:, 0].sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('kwargs, name', [
+    (dict(in_channels=0), 'in_channels'),
+    (dict(in_channels=4, hidden_channels=0), 'hidden_channels'),
+    (dict(in_channels=4, out_channels=True), 'out_channels'),
+    (dict(in_channels=4, out_channels=2.0), 'out_channels'),
+])
+def test_bad_widths(kwargs, name):
+    with pytest.raises(ValueError, match=f'{name} must be a positive int'):
+        ProjectionHead(**kwargs)
