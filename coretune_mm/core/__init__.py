@@ -10,15 +10,17 @@ from .feature_stats import feature_space_stats
 from .losses import class_frequencies, prior_correction, soft_cross_entropy
 from .mixup import (check_mixup_args, hard_pair_mixup, mine_hard_pairs,
                     to_soft_labels)
-from .pixel_sampling import check_sampler_args, sample_pixels
+from .pixel_sampling import (check_sampler_args, labels_at, pixel_rows,
+                             sample_pixels)
 from .projection import ProjectionHead
 from .sampling import sample_beta, sample_gamma
 
 __all__ = [
-    'check_focal_supcon_args', 'check_sampler_args', 'focal_supcon_loss',
-    'positive_pair_mask', 'CoreTuning', 'CoreTuningOutput', 'find_core_tuning',
-    'check_mixup_args', 'hard_pair_mixup', 'mine_hard_pairs', 'to_soft_labels',
-    'sample_pixels', 'ProjectionHead', 'sample_beta', 'sample_gamma',
-    'soft_cross_entropy', 'prior_correction', 'class_frequencies',
-    'feature_space_stats', 'gather_across_ranks'
+    'check_focal_supcon_args', 'check_sampler_args', 'labels_at', 'pixel_rows',
+    'focal_supcon_loss', 'positive_pair_mask', 'CoreTuning',
+    'CoreTuningOutput', 'find_core_tuning', 'check_mixup_args',
+    'hard_pair_mixup', 'mine_hard_pairs', 'to_soft_labels', 'sample_pixels',
+    'ProjectionHead', 'sample_beta', 'sample_gamma', 'soft_cross_entropy',
+    'prior_correction', 'class_frequencies', 'feature_space_stats',
+    'gather_across_ranks'
 ]

@@ -5,20 +5,49 @@ the practice of ContrastiveSeg (Wang et al., ICCV 2021): classes present in
 each image share a per-batch budget equally, and within an (image, class)
 half of the pixels are "hard" (wrongly predicted) and half "easy".
 """
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 
-__all__ = ['sample_pixels', 'check_sampler_args']
+__all__ = ['sample_pixels', 'check_sampler_args', 'labels_at', 'pixel_rows']
 
 
-def check_sampler_args(max_samples: int = 1024, min_pixels: int = 2) -> None:
-    """Validate the options of :func:`sample_pixels`; raise ValueError."""
+def check_sampler_args(max_samples: int = 1024, min_pixels: int = 2) -> dict:
+    """Validate the options of :func:`sample_pixels`; raise ValueError.
+
+    Returns:
+        dict: ``max_samples`` and ``min_pixels``, defaults filled in.
+    """
     for name, value in (('max_samples', max_samples), ('min_pixels',
                                                        min_pixels)):
         if isinstance(value,
                       bool) or not (isinstance(value, int) and value > 0):
             raise ValueError(f'{name} must be a positive int, got {value!r}')
+    return dict(max_samples=max_samples, min_pixels=min_pixels)
+
+
+def labels_at(seg_label: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Integer labels nearest-resized to a feature map's ``size`` (h, w).
+
+    Args:
+        seg_label (Tensor): (N, 1, H, W) or (N, H, W) labels.
+        size (tuple[int, int]): (h, w).
+
+    Returns:
+        Tensor: (N, h, w) long, on ``seg_label``'s device; row-major order
+        matches :func:`pixel_rows`.
+    """
+    if seg_label.dim() == 3:
+        seg_label = seg_label[:, None]
+    return F.interpolate(
+        seg_label.float(), size=tuple(size), mode='nearest')[:, 0].long()
+
+
+def pixel_rows(features: torch.Tensor) -> torch.Tensor:
+    """(N, C, h, w) feature map -> (N * h * w, C) rows, in the order of
+    ``labels_at(...).flatten()``."""
+    return features.permute(0, 2, 3, 1).flatten(0, 2)
 
 
 def _rank_within_groups(keys: torch.Tensor, scores: torch.Tensor,

@@ -119,3 +119,24 @@ def test_seeded_determinism_and_errors():
         sample_pixels(labels, predictions, max_samples=0)
     with pytest.raises(ValueError, match='predictions'):
         sample_pixels(labels, predictions[:1])
+
+
+def test_labels_at_is_nearest_and_rows_line_up():
+    from coretune_mm.core import labels_at, pixel_rows
+    torch.manual_seed(0)
+    label = torch.randint(0, 5, (2, 1, 12, 8))
+    small = labels_at(label, (3, 2))
+    assert small.shape == (2, 3, 2) and small.dtype == torch.long
+    for n in range(2):
+        for i in range(3):
+            for j in range(2):  # floor(i * H / h), PyTorch's 'nearest'
+                assert small[n, i, j] == label[n, 0, i * 4, j * 4]
+    assert torch.equal(labels_at(label[:, 0], (3, 2)), small)
+    features = torch.randn(2, 7, 3, 2)
+    rows = pixel_rows(features)
+    flat = small.flatten()
+    positions = [(n, i, j) for n in range(2) for i in range(3)
+                 for j in range(2)]
+    for k, (n, i, j) in enumerate(positions):
+        assert torch.equal(rows[k], features[n, :, i, j])
+        assert flat[k] == small[n, i, j]

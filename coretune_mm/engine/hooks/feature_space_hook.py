@@ -10,7 +10,7 @@ from mmengine.dist import all_gather_object, get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from coretune_mm.core import feature_space_stats
+from coretune_mm.core import feature_space_stats, labels_at, pixel_rows
 from .utils import find_head
 
 __all__ = ['FeatureSpaceHook']
@@ -105,13 +105,11 @@ class FeatureSpaceHook(Hook):
             return None
         if key == 'gt_label':
             return torch.cat([o.gt_label for o in outputs]).to(features.device)
-        labels = [
-            F.interpolate(
-                o.gt_sem_seg.data[None].float().to(features.device),
-                size=features.shape[2:],
-                mode='nearest')[0, 0] for o in outputs
+        labels = [  # per image: original sizes may differ
+            labels_at(o.gt_sem_seg.data[None].to(features.device),
+                      features.shape[2:])[0] for o in outputs
         ]
-        return torch.stack(labels).flatten().long()
+        return torch.stack(labels).flatten()
 
     def _collect(self, outputs) -> None:
         captured, self._captured = self._captured, []
@@ -129,7 +127,7 @@ class FeatureSpaceHook(Hook):
         if labels is None:
             return
         if features.dim() == 4:  # (N, C, h, w) pixels
-            features = features.permute(0, 2, 3, 1).flatten(0, 2)
+            features = pixel_rows(features)
             valid = labels != self._ignore_index
             features, labels = features[valid], labels[valid]
         take = min(self.per_batch, self._budget - kept, len(labels))

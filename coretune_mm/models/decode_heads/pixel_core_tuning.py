@@ -8,9 +8,9 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 
 from coretune_mm.core import (CoreTuning, check_sampler_args,
-                              class_frequencies, prior_correction,
-                              sample_pixels, soft_cross_entropy,
-                              to_soft_labels)
+                              class_frequencies, labels_at, pixel_rows,
+                              prior_correction, sample_pixels,
+                              soft_cross_entropy, to_soft_labels)
 from coretune_mm.core.distributed import is_distributed
 from coretune_mm.models.losses import build_contrast_loss
 
@@ -125,12 +125,11 @@ class PixelCoreTuningMixin:
         if pixel_budget not in BUDGETS:
             raise ValueError(f'pixel_budget must be one of {BUDGETS}, got '
                              f'{pixel_budget!r}')
-        self.pixel_sampler = dict(pixel_sampler or {})
         try:
-            check_sampler_args(**self.pixel_sampler)
+            self.pixel_sampler = check_sampler_args(**(pixel_sampler or {}))
         except (TypeError, ValueError) as err:
             raise ValueError(f'pixel_sampler: {err} (got '
-                             f'{self.pixel_sampler})') from None
+                             f'{pixel_sampler})') from None
         self.mix_weight = mix_weight
         self.mix_loss = mix_loss
         self.prior_correction = prior_correction
@@ -180,7 +179,7 @@ class PixelCoreTuningMixin:
                 "the dataset's reduce_zero_label.")
 
     def _budget(self) -> int:
-        budget = self.pixel_sampler.get('max_samples', 1024)
+        budget = self.pixel_sampler['max_samples']
         if self.pixel_budget == 'global' and is_distributed():
             budget = max(1, budget // dist.get_world_size())
         return budget
@@ -202,17 +201,15 @@ class PixelCoreTuningMixin:
         """
         core = self.core_tuning
         shared, local = core.generators(features.device)
-        labels = F.interpolate(
-            seg_label.float(), size=features.shape[2:],
-            mode='nearest').squeeze(1).long()
+        labels = labels_at(seg_label, features.shape[2:])
         index = sample_pixels(
             labels,
             seg_logits.detach().argmax(dim=1),
             ignore_index=self.ignore_index,
-            min_pixels=self.pixel_sampler.get('min_pixels', 2),
+            min_pixels=self.pixel_sampler['min_pixels'],
             max_samples=self._budget(),
             generator=local)
-        pixel_features = features.permute(0, 2, 3, 1).flatten(0, 2)[index]
+        pixel_features = pixel_rows(features)[index]
         targets = to_soft_labels(labels.flatten()[index], self.num_classes)
         on_boundary = label_boundaries(labels).flatten()[index].float()
         out = core(pixel_features, targets, generator=shared)
