@@ -1,10 +1,12 @@
 """Linear warm-up of Core-tuning's loss weights."""
-from typing import Dict
+from typing import List, Tuple
 
+import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from .utils import find_head
+from coretune_mm.core import find_core_tuning
+from .utils import unwrap
 
 __all__ = ['ContrastWarmupHook']
 
@@ -14,8 +16,9 @@ class ContrastWarmupHook(Hook):
     """Ramp the contrastive weight eta (and ``mix_weight``) from 0 over K
     iterations.
 
-    The target is the head's :class:`coretune_mm.core.CoreTuning` module
-    (``head.core_tuning`` / ``decode_head.core_tuning``). Derived from the
+    The targets are the model's :class:`coretune_mm.core.CoreTuning`
+    modules (:func:`coretune_mm.core.find_core_tuning`) and, with
+    ``mix_weight=True``, the heads that own them. Derived from the
     iteration counter, so ``--resume`` continues the ramp. The current
     weights are logged as ``train/contrast_weight`` (and
     ``train/mix_weight``).
@@ -34,26 +37,32 @@ class ContrastWarmupHook(Hook):
                              f'positive int, got {warmup_iters!r}')
         self.warmup_iters = warmup_iters
         self.mix_weight = mix_weight
-        self.targets: Dict[str, float] = {}
+        # (module, attribute, full value)
+        self.targets: List[Tuple[nn.Module, str, float]] = []
 
     def before_train(self, runner) -> None:
-        head = find_head(runner.model)
-        core = getattr(head, 'core_tuning', None)
-        if core is None:
+        model = unwrap(runner.model)
+        modules = find_core_tuning(model)
+        if not modules:
             raise ValueError('ContrastWarmupHook needs a Core-tuning head '
                              'with contrast_weight > 0')
-        self.targets = dict(contrast_weight=core.contrast_weight)
+        self.targets = [(core, 'contrast_weight', core.contrast_weight)
+                        for core in modules.values()]
         if self.mix_weight:
-            if not hasattr(head, 'mix_weight'):
-                raise ValueError('ContrastWarmupHook: mix_weight=True needs '
-                                 f'a head with mix_weight; '
-                                 f'{type(head).__name__} has none')
-            self.targets['mix_weight'] = head.mix_weight
+            for name in modules:
+                head = model.get_submodule(name.rpartition('.')[0])
+                if not hasattr(head, 'mix_weight'):
+                    raise ValueError(
+                        'ContrastWarmupHook: mix_weight=True needs a head '
+                        f'with mix_weight; {type(head).__name__} has none')
+                self.targets.append((head, 'mix_weight', head.mix_weight))
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None):
         scale = min(1.0, (runner.iter + 1) / self.warmup_iters)
-        head = find_head(runner.model)
-        owners = dict(contrast_weight=head.core_tuning, mix_weight=head)
-        for name, target in self.targets.items():
-            setattr(owners[name], name, target * scale)
-            runner.message_hub.update_scalar(f'train/{name}', target * scale)
+        logged = set()
+        for owner, name, target in self.targets:
+            setattr(owner, name, target * scale)
+            if name not in logged:
+                logged.add(name)
+                runner.message_hub.update_scalar(f'train/{name}',
+                                                 target * scale)
