@@ -22,7 +22,7 @@ import os.path as osp
 
 import torch
 
-from coretune_mm.checkpoint import convert_csl_checkpoint
+from coretune_mm.checkpoint import convert_csl_checkpoint, read_checkpoint
 
 
 def main(argv=None) -> None:
@@ -41,18 +41,13 @@ def main(argv=None) -> None:
         help='refuse a checkpoint of another ResNet depth (default: accept '
         'the depth the checkpoint has)')
     args = parser.parse_args(argv)
-    if not osp.isfile(args.src):
-        raise SystemExit(f'src: no such file {args.src}')
     if osp.realpath(args.dst) == osp.realpath(args.src):
         raise SystemExit(f'dst: {args.dst} is the source checkpoint; write '
                          'the conversion to another file')
-    try:
-        # a pre-trained file from elsewhere: tensors only
-        checkpoint = torch.load(
-            args.src, map_location='cpu', weights_only=True)
-    except Exception as err:  # truncated or not a torch file
-        raise SystemExit(f'src: cannot read {args.src} as a torch '
-                         f'checkpoint: {str(err).splitlines()[0]}') from None
+    try:  # a pre-trained file from elsewhere: tensors only
+        checkpoint = read_checkpoint(args.src, 'src')
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(str(err)) from None
     try:
         state, layout, depth, dropped = convert_csl_checkpoint(
             checkpoint, out_prefix=args.prefix, depth=args.depth)

@@ -15,7 +15,8 @@ import os.path as osp
 
 import torch
 
-from coretune_mm.checkpoint import strip_core_tuning
+from coretune_mm.checkpoint import (read_checkpoint, state_dict_of,
+                                    strip_core_tuning)
 
 
 def main(argv=None) -> None:
@@ -23,22 +24,14 @@ def main(argv=None) -> None:
     parser.add_argument('src', help='checkpoint written by tools/train.py')
     parser.add_argument('dst', help='output path')
     args = parser.parse_args(argv)
-    if not osp.isfile(args.src):
-        raise SystemExit(f'src: no such file {args.src}')
     if osp.realpath(args.dst) == osp.realpath(args.src):
         raise SystemExit(f'dst: {args.dst} is the source checkpoint; write '
                          'the stripped weights to another file')
     try:
-        checkpoint = torch.load(
-            args.src, map_location='cpu', weights_only=True)
-    except Exception as err:  # truncated, not a torch file, unsafe content
-        raise SystemExit(f'src: cannot read {args.src} as a torch '
-                         f'checkpoint: {str(err).splitlines()[0]}') from None
-    state = checkpoint.get('state_dict', checkpoint) if isinstance(
-        checkpoint, dict) else None
-    if not state or not all(
-            isinstance(v, torch.Tensor) for v in state.values()):
-        raise SystemExit(f'src: {args.src} holds no state_dict of tensors')
+        checkpoint = read_checkpoint(args.src, 'src')
+        state_dict_of(checkpoint, args.src, 'src')
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(str(err)) from None
     stripped = strip_core_tuning(checkpoint)
     dropped = len(checkpoint.get('state_dict', checkpoint)) - len(
         stripped['state_dict'])

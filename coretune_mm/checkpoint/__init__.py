@@ -4,12 +4,13 @@ Core-tuning's training-only state for deployment."""
 from .conversion import (LAYOUTS, ConvertedCheckpoint, convert_csl_checkpoint,
                          detect_depth, detect_layout, resnet_backbone_shapes)
 from .loading import (CHECKPOINT_SAFE_GLOBALS, check_checkpoint_file,
-                      register_checkpoint_safe_globals)
+                      read_checkpoint, register_checkpoint_safe_globals,
+                      state_dict_of)
 from .stripping import strip_core_tuning
 
 __all__ = [
     'LAYOUTS', 'ConvertedCheckpoint', 'convert_csl_checkpoint', 'detect_depth',
     'detect_layout', 'resnet_backbone_shapes', 'CHECKPOINT_SAFE_GLOBALS',
-    'check_checkpoint_file', 'register_checkpoint_safe_globals',
-    'strip_core_tuning'
+    'check_checkpoint_file', 'read_checkpoint',
+    'register_checkpoint_safe_globals', 'state_dict_of', 'strip_core_tuning'
 ]

@@ -15,6 +15,8 @@ file could make ``'mean'`` compute a maximum. Under the safe unpickler a
 buffer is therefore rebuilt by :class:`_LoadedHistoryBuffer`, which keeps
 the process's own table and leaves a plain ``HistoryBuffer``.
 """
+import os.path as osp
+import zipfile
 from typing import List
 
 import numpy as np
@@ -23,7 +25,7 @@ from mmengine.logging import HistoryBuffer
 
 __all__ = [
     'CHECKPOINT_SAFE_GLOBALS', 'register_checkpoint_safe_globals',
-    'check_checkpoint_file'
+    'check_checkpoint_file', 'read_checkpoint', 'state_dict_of'
 ]
 
 _HISTORY_BUFFER = f'{HistoryBuffer.__module__}.{HistoryBuffer.__qualname__}'
@@ -77,39 +79,48 @@ def register_checkpoint_safe_globals() -> None:
         add_safe_globals(CHECKPOINT_SAFE_GLOBALS)
 
 
-def check_checkpoint_file(path: str, option: str) -> List[str]:
-    """Fail early, naming ``option``, when ``path`` is not a readable torch
-    checkpoint holding tensors.
-
-    Loads with the safe unpickler (memory-mapped for zip-format files, so
-    the tensors are not read).
-
-    Returns:
-        list[str]: the keys of its state dict.
+def read_checkpoint(path: str, option: str, mmap: bool = False) -> object:
+    """``torch.load`` with the safe unpickler; errors name ``option``.
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a torch file, truncated, or no tensors in it.
+        ValueError: truncated, not a torch file, or content the safe
+            unpickler refuses (its first line of explanation).
     """
-    import os.path as osp
-    import zipfile
     if not osp.isfile(path):
         raise FileNotFoundError(f'{option}: no such file {path!r}')
     try:
-        checkpoint = torch.load(
-            path,
-            map_location='cpu',
-            weights_only=True,
-            mmap=zipfile.is_zipfile(path))
+        return torch.load(
+            path, map_location='cpu', weights_only=True, mmap=mmap)
     except Exception as err:  # truncated, not a torch file, unsafe content
         first_line = (str(err).strip().splitlines() or [''])[0]
         raise ValueError(f'{option}: cannot read {path!r} as a torch '
                          f'checkpoint ({type(err).__name__}: '
                          f'{first_line})') from None
+
+
+def state_dict_of(checkpoint: object, path: str, option: str) -> dict:
+    """The checkpoint's ``state_dict`` (or the checkpoint itself when it is
+    one); ValueError naming ``option`` when it holds no tensors."""
     state = checkpoint.get('state_dict', checkpoint) if isinstance(
         checkpoint, dict) else None
-    if not isinstance(state, dict) or not any(
+    if not isinstance(state, dict) or not state or not all(
             isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f'{option}: {path!r} holds no tensors (expected a '
-                         'state_dict)')
-    return list(state)
+        raise ValueError(f'{option}: {path!r} holds no state_dict of '
+                         'tensors')
+    return state
+
+
+def check_checkpoint_file(path: str, option: str) -> List[str]:
+    """Fail early, naming ``option``, when ``path`` is not a readable torch
+    checkpoint holding tensors. Zip-format files are memory-mapped, so the
+    tensors are not read.
+
+    Returns:
+        list[str]: the keys of its state dict.
+    """
+    checkpoint = read_checkpoint(
+        path,
+        option,
+        mmap=zipfile.is_zipfile(path) if osp.isfile(path) else False)
+    return list(state_dict_of(checkpoint, path, option))

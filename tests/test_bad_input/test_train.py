@@ -131,16 +131,23 @@ def test_pretrained_checkpoint_missing_or_unreadable(digits, tmp_path,
             keep=previous_run)
 
 
-def test_pretrained_checkpoint_with_a_wrong_prefix(digits, tmp_path,
-                                                   previous_run):
+def moco_resnet18(tmp_path) -> str:
+    """A MoCo-layout file holding a ResNet-18."""
     from mmpretrain.registry import MODELS
     backbone = MODELS.build(dict(type='ResNet', depth=18))
-    moco = str(tmp_path / 'moco.pth')
+    path = str(tmp_path / 'moco18.pth')
+    state = backbone.state_dict()
     torch.save(
         dict(state_dict={
             f'module.encoder_q.{k}': v
-            for k, v in backbone.state_dict().items()
-        }), moco)
+            for k, v in state.items()
+        }), path)
+    return path
+
+
+def test_pretrained_checkpoint_with_a_wrong_prefix(digits, tmp_path,
+                                                   previous_run):
+    moco = moco_resnet18(tmp_path)
     for prefix, fragments in (
         ('encoder_q.', ("prefix='encoder_q.' matches no key",
                         "stem is under 'module.encoder_q.'")),
@@ -161,14 +168,7 @@ def test_pretrained_checkpoint_with_a_wrong_prefix(digits, tmp_path,
 def test_shallower_checkpoint_than_the_backbone(digits, tmp_path,
                                                 previous_run):
     """A ResNet-18 checkpoint for the ResNet-50 the config builds."""
-    from mmpretrain.registry import MODELS
-    backbone = MODELS.build(dict(type='ResNet', depth=18))
-    moco = str(tmp_path / 'moco18.pth')
-    torch.save(
-        dict(state_dict={
-            f'module.encoder_q.{k}': v
-            for k, v in backbone.state_dict().items()
-        }), moco)
+    moco = moco_resnet18(tmp_path)
     config = write_config(
         tmp_path, 'model = dict(backbone=dict(depth=50, init_cfg=dict('
         f"_delete_=True, type='Pretrained', checkpoint={moco!r}, "
