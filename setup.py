@@ -14,6 +14,24 @@ def read_version() -> str:
     return namespace['__version__']
 
 
+def read_requirements(path: str) -> list:
+    with open(path) as f:
+        return [
+            line.strip() for line in f
+            if line.strip() and not line.startswith('#')
+        ]
+
+
+# The two-command set-up (tools/setup_env.sh) installs the exact versions it
+# was verified with; these ranges are what a working OpenMMLab environment
+# needs (`pip install -e .` / `mim install -e .`).
+HOSTS = [
+    'mmengine>=0.10.7,<1.0.0',
+    'mmpretrain>=1.2.0,<1.3.0',
+    'mmsegmentation>=1.2.2,<1.3.0',
+]
+DEMO = ['scikit-learn', 'matplotlib']  # digits images; plots
+
 setup(
     name='coretune_mm',
     version=read_version(),
@@ -22,22 +40,21 @@ setup(
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['coretune_mm', 'coretune_mm.*']),
-    python_requires='>=3.8',
-    install_requires=[
-        'mmengine==0.10.7',
-        'mmpretrain==1.2.0',
-        'mmsegmentation==1.2.2',
+    python_requires='>=3.9',
+    install_requires=HOSTS + [
         'ftfy',
         'regex',
         'numpy<2',
         # mmengine imports pkg_resources, gone from setuptools 81; torch
-        # 2.14 asks for >= 77.
+        # 2.14 asks for >= 77 (which itself needs Python >= 3.9).
         'setuptools>=77,<81',
-        'scikit-learn',  # ships the real images of the demo datasets
     ],
-    extras_require=dict(tests=[
-        'pytest', 'pytorch-metric-learning', 'flake8==7.5.0', 'isort==9.0.2',
-        'yapf==0.43.0'
-    ]),
+    extras_require=dict(
+        mim=read_requirements('requirements/mminstall.txt'),
+        demo=DEMO,
+        tests=DEMO + [
+            'pytest', 'pytorch-metric-learning', 'flake8==7.5.0',
+            'isort==9.0.2', 'yapf==0.43.0'
+        ]),
     license='Apache License 2.0',
 )

@@ -45,6 +45,6 @@ if ! "$py" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'
   pip install -q "$wheel_dir"/mmcv-*.whl
 fi
 
-pip install -q -e ".[tests]"
+pip install -q -e ".[tests,demo]"
 "$py" -c "import mmseg.models, mmpretrain.models, coretune_mm" \
   && echo "Environment ready: $VENV"
