@@ -6,11 +6,11 @@ from .conversion import (LAYOUTS, ConvertedCheckpoint, convert_csl_checkpoint,
 from .loading import (CHECKPOINT_SAFE_GLOBALS, check_checkpoint_file,
                       read_checkpoint, register_checkpoint_safe_globals,
                       state_dict_of)
-from .stripping import strip_core_tuning
+from .stripping import plain_config, strip_core_tuning
 
 __all__ = [
     'LAYOUTS', 'ConvertedCheckpoint', 'convert_csl_checkpoint', 'detect_depth',
     'detect_layout', 'resnet_backbone_shapes', 'CHECKPOINT_SAFE_GLOBALS',
-    'check_checkpoint_file', 'read_checkpoint',
+    'check_checkpoint_file', 'read_checkpoint', 'plain_config',
     'register_checkpoint_safe_globals', 'state_dict_of', 'strip_core_tuning'
 ]

@@ -1,13 +1,84 @@
 """Drop Core-tuning's training-only state from a checkpoint."""
-__all__ = ['strip_core_tuning']
+from typing import Optional
+
+from mmengine.config import Config
+
+__all__ = ['strip_core_tuning', 'plain_config']
+
+# Core-tuning head -> the stock head it extends (same weights, same
+# inference).
+STOCK_HEADS = {
+    'CoreTuneClsHead': 'LinearClsHead',
+    'CoreTuneASPPHead': 'ASPPHead',
+    'CoreTuneDepthwiseSeparableASPPHead': 'DepthwiseSeparableASPPHead',
+}
+# Options the Core-tuning heads add to the stock ones.
+CORE_TUNING_OPTIONS = ('contrast_weight', 'contrast_loss', 'mixup',
+                       'smooth_classifier', 'prior_correction', 'projector',
+                       'gather_across_ranks', 'mix_weight', 'mix_loss',
+                       'mix_detach', 'pixel_sampler', 'pixel_budget')
+PLUGIN_HOOKS = ('DatasetCheckHook', 'PretrainedCheckHook', 'FeatureSpaceHook',
+                'RNGStateHook', 'ContrastWarmupHook')
+
+
+def _plain_metric(metric: dict) -> dict:
+    if isinstance(metric, dict) and metric.get('type') == 'FWIoUMetric':
+        return dict(
+            type='IoUMetric', iou_metrics=metric.get('iou_metrics', ['mIoU']))
+    return metric
+
+
+def plain_config(cfg: Config) -> Config:
+    """The config of the stock model a stripped checkpoint loads into:
+    Core-tuning heads become the stock heads without Core-tuning's options,
+    and the plugin's import, hooks and metric are left out, so that
+    MMPretrain's / MMSegmentation's inferencers and deployment tools read it
+    without ``coretune_mm``. Inference is the same.
+
+    Datasets or transforms of the plugin (``PascalVOCWithSBD``,
+    ``GrayToRGB``) stay where the config uses them.
+    """
+    cfg = Config(cfg.to_dict())
+    for fragment in ('coretune_cls_head', 'coretune_decode_head'):
+        cfg.pop(fragment, None)  # configs/_base_/coretune/ variables
+    for key in ('head', 'decode_head'):
+        head = cfg.model.get(key)
+        if isinstance(head, dict) and head.get('type') in STOCK_HEADS:
+            head.type = STOCK_HEADS[head.type]
+            for option in CORE_TUNING_OPTIONS:
+                head.pop(option, None)
+    imports = cfg.get('custom_imports')
+    if imports is not None:
+        kept = [m for m in imports.get('imports', []) if m != 'coretune_mm']
+        if kept:
+            imports.imports = kept
+        else:
+            cfg.pop('custom_imports')
+    if 'custom_hooks' in cfg:
+        cfg.custom_hooks = [
+            hook for hook in cfg.custom_hooks
+            if hook.get('type') not in PLUGIN_HOOKS
+        ]
+    for key in ('val_evaluator', 'test_evaluator'):
+        if key in cfg:
+            value = cfg[key]
+            cfg[key] = [_plain_metric(m) for m in value] if isinstance(
+                value, list) else _plain_metric(value)
+    return cfg
 
 
 def strip_core_tuning(checkpoint: dict) -> dict:
     """Return ``{'state_dict': ..., 'meta': ...}`` without the tensors of
     :class:`~coretune_mm.core.CoreTuning` modules (``*.core_tuning.*``: the
-    projection head), which only training uses. The result loads strictly
-    into the stock head's model (``LinearClsHead``, ``ASPPHead``,
-    ``DepthwiseSeparableASPPHead``)."""
+    projection head), which only training uses, and with ``meta['cfg']``
+    (the training config MMEngine stores) rewritten by :func:`plain_config`.
+    The result loads strictly into the stock head's model (``LinearClsHead``,
+    ``ASPPHead``, ``DepthwiseSeparableASPPHead``), and inferencers given only
+    the weights build that model."""
     state = checkpoint.get('state_dict', checkpoint)
     kept = {k: v for k, v in state.items() if '.core_tuning.' not in f'.{k}'}
-    return dict(state_dict=kept, meta=checkpoint.get('meta', {}))
+    meta = dict(checkpoint.get('meta') or {})
+    text: Optional[str] = meta.get('cfg')
+    if isinstance(text, str):
+        meta['cfg'] = plain_config(Config.fromstring(text, '.py')).pretty_text
+    return dict(state_dict=kept, meta=meta)

@@ -1,0 +1,107 @@
+"""strip_core_tuning: weights and config of the stock model; inferencers
+given the stripped file predict what the Core-tuning model predicts."""
+import os.path as osp
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from coretune_mm.checkpoint import plain_config, strip_core_tuning
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = osp.join(REPO, 'configs', 'demo')
+
+
+def small_config(name: str, tmp_path, **options) -> str:
+    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    cfg.merge_from_dict(options)
+    path = str(tmp_path / name)
+    cfg.dump(path)
+    return path
+
+
+def checkpoint_of(config: str, scope: str, tmp_path) -> str:
+    """A checkpoint as the Runner writes it: weights and meta['cfg']."""
+    cfg = Config.fromfile(config)
+    registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
+    with DefaultScope.overwrite_default_scope(scope):
+        model = registry.build(cfg.model)
+    model.init_weights()
+    path = str(tmp_path / 'coretune.pth')
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(cfg=cfg.pretty_text, epoch=1)), path)
+    return path
+
+
+def stripped_file(src: str, tmp_path) -> str:
+    dst = str(tmp_path / 'stripped.pth')
+    torch.save(strip_core_tuning(torch.load(src)), dst)
+    return dst
+
+
+def test_plain_config_has_no_plugin_left():
+    cfg = plain_config(
+        Config.fromfile(
+            osp.join(REPO, 'configs', 'deeplabv3_r50_coretune_voc.py')))
+    assert cfg.model.decode_head.type == 'ASPPHead'
+    assert 'contrast_weight' not in cfg.model.decode_head
+    assert 'custom_imports' not in cfg
+    assert cfg.custom_hooks == []
+    assert cfg.test_evaluator.type == 'IoUMetric'
+    text = cfg.pretty_text
+    for name in ('CoreTune', 'coretune_mm', 'FWIoUMetric', 'RNGStateHook'):
+        assert name not in text
+    cls = plain_config(
+        Config.fromfile(
+            osp.join(CONFIGS, 'resnet18_coretune_digits-folder.py')))
+    assert cls.model.head.type == 'LinearClsHead'
+    assert set(cls.model.head) <= {
+        'type', 'num_classes', 'in_channels', 'loss', 'topk', 'init_cfg',
+        'cal_acc'
+    }
+
+
+def test_image_classification_inferencer_on_stripped_weights(tmp_path):
+    from mmpretrain import ImageClassificationInferencer
+    core_cfg = small_config('resnet18_coretune_digits-folder.py', tmp_path)
+    ce_cfg = small_config('resnet18_ce_digits-folder.py', tmp_path)
+    original = checkpoint_of(core_cfg, 'mmpretrain', tmp_path)
+    stripped = stripped_file(original, tmp_path)
+    assert not any('core_tuning' in k
+                   for k in torch.load(stripped)['state_dict'])
+    images = [
+        np.random.RandomState(i).randint(0, 255, (32, 32, 3), dtype=np.uint8)
+        for i in range(3)
+    ]
+    ours = ImageClassificationInferencer(core_cfg, pretrained=original)
+    stock = ImageClassificationInferencer(ce_cfg, pretrained=stripped)
+    for a, b in zip(ours(images), stock(images)):
+        assert np.allclose(a['pred_scores'], b['pred_scores'], atol=1e-6)
+
+
+def test_segmentation_inferencer_from_the_stripped_file_alone(tmp_path):
+    from mmseg.apis import MMSegInferencer
+    options = {
+        'model.backbone.depth': 18,
+        'model.decode_head.in_channels': 512,
+        'model.auxiliary_head.in_channels': 256
+    }
+    core_cfg = small_config('deeplabv3_r50_coretune_digits-voc.py', tmp_path,
+                            **options)
+    original = checkpoint_of(core_cfg, 'mmseg', tmp_path)
+    stripped = stripped_file(original, tmp_path)
+    meta_cfg = Config.fromstring(torch.load(stripped)['meta']['cfg'], '.py')
+    assert meta_cfg.model.decode_head.type == 'ASPPHead'
+    image = np.random.RandomState(0).randint(
+        0, 255, (48, 64, 3), dtype=np.uint8)
+    ours = MMSegInferencer(core_cfg, weights=original, device='cpu')
+    # no config: the inferencer reads the stripped file's own
+    stock = MMSegInferencer(model=None, weights=stripped, device='cpu')
+    assert type(stock.model.decode_head).__name__ == 'ASPPHead'
+    a = ours(image, return_datasamples=True)
+    b = stock(image, return_datasamples=True)
+    assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)
+    assert torch.allclose(a.seg_logits.data, b.seg_logits.data, atol=1e-5)
