@@ -91,3 +91,18 @@ def test_fashion_mnist_reads_local_files():
         dataset = core[f'{loader}_dataloader'].dataset
         assert dataset.type == 'FashionMNIST' and not dataset.download
         assert dataset.test_mode == test_mode
+
+
+def test_metafile_lists_every_shipped_config():
+    """configs/metafile.yml (imported by model-index.yml, which the package
+    exposes in .mim/ as the host libraries do) names each config once."""
+    from mmengine.fileio import load
+    index = load(osp.join(REPO, 'model-index.yml'))
+    listed = []
+    for meta in index['Import']:
+        listed += [m['Config'] for m in load(osp.join(REPO, meta))['Models']]
+    assert sorted(listed) == sorted(osp.relpath(p, REPO) for p in CONFIGS)
+    mim = osp.join(REPO, 'coretune_mm', '.mim')
+    for name in ('configs', 'tools', 'model-index.yml'):
+        assert osp.realpath(osp.join(mim, name)) == osp.realpath(
+            osp.join(REPO, name))
