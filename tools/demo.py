@@ -35,7 +35,7 @@ def train_and_test(config: str, work_dir: str) -> dict:
     run_tool('train.py', config, '--work-dir', work_dir)
     out = osp.join(work_dir, 'test_metrics.json')
     run_tool('test.py', config, last_checkpoint(work_dir), '--work-dir',
-             work_dir, '--out', out)
+             work_dir, '--out-item', 'metrics', '--out', out)
     with open(out) as f:
         return json.load(f)
 

@@ -152,8 +152,8 @@ def finetune(config: str, checkpoint: str, work_dir: str,
             *options)
         with open(osp.join(work_dir, 'last_checkpoint')) as f:
             last = f.read().strip()
-        run('tools/test.py', config, last, '--work-dir', work_dir, '--out',
-            out, '--cfg-options', *options)
+        run('tools/test.py', config, last, '--work-dir', work_dir,
+            '--out-item', 'metrics', '--out', out, '--cfg-options', *options)
     with open(out) as f:
         metrics = json.load(f)
     return metrics
@@ -190,6 +190,8 @@ def finetune_seg(config: str,
                 last,
                 '--work-dir',
                 work_dir,
+                '--out-item',
+                'metrics',
                 '--out',
                 out,
                 '--cfg-options',

@@ -22,7 +22,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save logs')
-    parser.add_argument('--out', help='write the metrics to this JSON file')
+    parser.add_argument(
+        '--out',
+        help='write the predictions (pickle, as MMPretrain\'s and '
+        'MMEngine\'s DumpResults) or, with --out-item metrics, the metrics '
+        '(JSON) to this file')
+    parser.add_argument(
+        '--out-item',
+        choices=['pred', 'metrics'],
+        default='pred',
+        help='what --out holds (MMPretrain\'s option). Defaults to pred')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -45,7 +54,7 @@ def main(argv=None) -> dict:
     if args.out and osp.realpath(args.out) in (osp.realpath(
             args.checkpoint), osp.realpath(args.config)):
         raise ValueError(f'--out: {args.out} is the checkpoint or the '
-                         'config; write the metrics to another file')
+                         'config; write the results to another file')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -56,10 +65,17 @@ def main(argv=None) -> dict:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    if args.out and args.out_item == 'pred':
+        evaluators = cfg.test_evaluator if isinstance(
+            cfg.test_evaluator, list) else [cfg.test_evaluator]
+        cfg.test_evaluator = [
+            *evaluators,
+            dict(type='DumpResults', out_file_path=args.out)
+        ]
     with cpu_distributed(cfg):
         runner = Runner.from_cfg(cfg)
         metrics = runner.test()
-    if args.out:
+    if args.out and args.out_item == 'metrics':
         with open(args.out, 'w') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
     return metrics

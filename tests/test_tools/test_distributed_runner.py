@@ -126,7 +126,7 @@ def test_classification_two_processes_then_resume_in_one(tmp_path):
         osp.join(REPO, 'tools', 'test.py'), config,
         osp.join(work_dir, 'epoch_2.pth'), '--launcher', 'pytorch',
         '--work-dir',
-        str(tmp_path / 'test'), '--out', out, *options
+        str(tmp_path / 'test'), '--out-item', 'metrics', '--out', out, *options
     ],
                  tmp_path,
                  nproc=2)

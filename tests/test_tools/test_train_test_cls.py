@@ -42,7 +42,15 @@ def test_train_then_test(method, digits, tmp_path):
     out = str(tmp_path / 'metrics.json')
     run_tool(
         osp.join(REPO, 'tools', 'test.py'), config, checkpoint, '--work-dir',
-        work_dir, '--out', out, *options)
+        work_dir, '--out-item', 'metrics', '--out', out, *options)
     with open(out) as f:
         metrics = json.load(f)
     assert 0 <= metrics['accuracy/top1'] <= 100
+    # --out alone writes the predictions, as MMPretrain's tools/test.py does
+    predictions = str(tmp_path / 'pred.pkl')
+    run_tool(
+        osp.join(REPO, 'tools', 'test.py'), config, checkpoint, '--work-dir',
+        work_dir, '--out', predictions, *options)
+    from mmengine.fileio import load
+    samples = load(predictions)
+    assert samples and all('pred_score' in sample for sample in samples)

@@ -57,7 +57,7 @@ def test_train_then_test(method, voc, tmp_path):
     out = str(tmp_path / 'metrics.json')
     run_tool(
         osp.join(REPO, 'tools', 'test.py'), config, checkpoint, '--work-dir',
-        work_dir, '--out', out, *options)
+        work_dir, '--out-item', 'metrics', '--out', out, *options)
     with open(out) as f:
         metrics = json.load(f)
     for key in ('mIoU', 'FWIoU', 'MPA'):

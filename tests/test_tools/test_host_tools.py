@@ -1,0 +1,81 @@
+"""MMSegmentation's and MMPretrain's own tools/train.py and tools/test.py
+(shipped in the installed packages' .mim/tools/, what `mim train` runs)
+train and test Core-tuning configs through `custom_imports` alone."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+from coretune_mm.datasets.demo_data import make_digits_folder, make_digits_voc
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def host_tool(package: str, name: str) -> str:
+    module = __import__(package)
+    return osp.join(osp.dirname(module.__file__), '.mim', 'tools', name)
+
+
+def run(args, cwd):
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    done = subprocess.run([sys.executable, *args],
+                          cwd=cwd,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout + done.stderr
+
+
+def loader_options(root):
+    return [f'{loader}.dataset.data_root={root}' for loader in LOADERS] + [
+        f'{loader}.{key}' for loader in LOADERS
+        for key in ('num_workers=0', 'persistent_workers=False')
+    ]
+
+
+@pytest.mark.parametrize('task', ['segmentation', 'classification'])
+def test_host_tools_train_and_test(task, tmp_path):
+    if task == 'segmentation':
+        package, metric = 'mmseg', 'mIoU'
+        root = make_digits_voc(
+            str(tmp_path / 'VOC2012'), num_train=4, num_val=2, canvas=48)
+        config = osp.join(REPO, 'configs', 'demo',
+                          'deeplabv3_r50_coretune_digits-voc.py')
+        options = loader_options(root) + [
+            'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+            'default_hooks.checkpoint.interval=2', 'param_scheduler.0.end=2',
+            'model.backbone.depth=18', 'model.decode_head.in_channels=512',
+            'model.auxiliary_head.in_channels=256'
+        ]
+        checkpoint, loss = 'iter_2.pth', 'decode.loss_contrast'
+    else:
+        package, metric = 'mmpretrain', 'accuracy/top1'
+        root = make_digits_folder(str(tmp_path / 'digits'), limit=40)
+        config = osp.join(REPO, 'configs', 'demo',
+                          'resnet18_coretune_digits-folder.py')
+        options = loader_options(root) + [
+            'train_cfg.max_epochs=1', 'train_dataloader.batch_size=8',
+            'default_hooks.logger.interval=1'
+        ]
+        checkpoint, loss = 'epoch_1.pth', 'loss_contrast'
+    work_dir = str(tmp_path / 'work')
+    # run from outside the repository: nothing but custom_imports brings
+    # coretune_mm in
+    trained = run([
+        host_tool(package, 'train.py'), config, '--work-dir', work_dir,
+        '--cfg-options', *options
+    ],
+                  cwd=str(tmp_path))
+    assert loss in trained
+    tested = run([
+        host_tool(package, 'test.py'), config,
+        osp.join(work_dir, checkpoint), '--work-dir',
+        str(tmp_path / 'test'), '--cfg-options', *options
+    ],
+                 cwd=str(tmp_path))
+    assert metric in tested and 'feature_ratio' in tested
