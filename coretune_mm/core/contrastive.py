@@ -1,5 +1,6 @@
 """Focal supervised contrastive loss (Core-tuning, Eq. 2 of the paper)."""
 import math
+from typing import Dict, Optional
 
 import torch
 
@@ -66,7 +67,9 @@ def focal_supcon_loss(z: torch.Tensor,
                       temperature: float = 0.07,
                       gamma: float = 1.0,
                       normalize: str = 'all',
-                      pair_label: str = 'dominant') -> torch.Tensor:
+                      pair_label: str = 'dominant',
+                      stats: Optional[Dict[str, torch.Tensor]] = None
+                      ) -> torch.Tensor:
     """Focal supervised contrastive loss over a batch of embeddings.
 
     With ``s = z z^T``, for anchor i and positive j != i:
@@ -88,6 +91,9 @@ def focal_supcon_loss(z: torch.Tensor,
         normalize (str): ``'all'`` or ``'positives'``. Defaults to ``'all'``.
         pair_label (str): ``'dominant'`` or ``'exact'``, see
             :func:`positive_pair_mask`. Defaults to ``'dominant'``.
+        stats (dict, optional): When given, receives detached diagnostics:
+            ``positives`` (mean positives per anchor) and ``focal_weight``
+            (mean ``(1 - p_ij) ** gamma`` over positive pairs).
 
     Returns:
         Tensor: float32 scalar.
@@ -117,12 +123,18 @@ def focal_supcon_loss(z: torch.Tensor,
         anchor, other = positive.nonzero(as_tuple=True)
         log_prob = logits[anchor, other] - log_denominator[anchor]
         if gamma == 0:
+            focal = None
             pair_loss = -log_prob
         else:
             weight = (1 - log_prob.exp()).clamp_min(0)
-            pair_loss = -(weight if gamma == 1 else weight.pow(gamma)) * \
-                log_prob
+            focal = weight if gamma == 1 else weight.pow(gamma)
+            pair_loss = -focal * log_prob
         num_positives = positive.sum(dim=1)
+        if stats is not None:
+            stats['positives'] = num_positives.float().mean().detach()
+            stats['focal_weight'] = (
+                focal.detach().mean()
+                if focal is not None and focal.numel() else z.new_ones(()))
         per_anchor = logits.new_zeros(num).index_add(0, anchor, pair_loss)
         if normalize == 'all':
             per_anchor = per_anchor / num

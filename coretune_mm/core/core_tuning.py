@@ -31,11 +31,17 @@ class CoreTuningOutput(NamedTuple):
         num_original (int): N, the number of (gathered) originals.
         loss_contrast (Tensor): ``contrast_weight`` times the contrastive
             loss of the projected samples (a DDP-safe zero when N < 2).
+        stats (dict): detached scalars telling what the step did, for the
+            log: ``classes`` (in the originals), ``lambda_hn`` /
+            ``lambda_hp`` (mean mixing weights drawn) and what the
+            contrastive loss reports (``positives`` per anchor,
+            ``focal_weight``).
     """
     samples: torch.Tensor
     targets: torch.Tensor
     num_original: int
     loss_contrast: torch.Tensor
+    stats: Dict[str, torch.Tensor]
 
 
 class CoreTuning(nn.Module):
@@ -175,14 +181,25 @@ class CoreTuning(nn.Module):
         soft_labels = soft_labels.float()
         if generator is None:
             generator = self.generators(features.device)[0]
+        stats = dict(classes=(soft_labels.sum(dim=0) > 0).sum().float())
         if num < 2:
             return CoreTuningOutput(features, soft_labels, num,
-                                    self.zero_loss(features))
+                                    self.zero_loss(features), stats)
+        weights: Dict[str, torch.Tensor] = {}
         samples, targets = hard_pair_mixup(
-            features, soft_labels, generator=generator, **self.mixup)
+            features,
+            soft_labels,
+            generator=generator,
+            weights=weights,
+            **self.mixup)
+        stats.update({
+            f'lambda_{kind}': lam.float().mean().detach()
+            for kind, lam in weights.items()
+        })
         loss = self.contrast_loss(self.projector(samples), targets)
+        stats.update(getattr(self.contrast_loss, 'stats', None) or {})
         return CoreTuningOutput(samples, targets, num,
-                                self.contrast_weight * loss)
+                                self.contrast_weight * loss, stats)
 
     def zero_loss(self, anchor: torch.Tensor) -> torch.Tensor:
         """A float32 zero that reaches every parameter (DDP needs it)."""

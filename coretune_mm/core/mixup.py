@@ -9,7 +9,7 @@ Core-tuning (Zhang et al., NeurIPS 2021) enlarges each batch with
 
 Soft labels are mixed with the same weights.
 """
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -163,7 +163,8 @@ def hard_pair_mixup(
     partner: str = 'other_class',
     hard_negatives: bool = True,
     hard_positives: bool = True,
-    generator: Optional[torch.Generator] = None
+    generator: Optional[torch.Generator] = None,
+    weights: Optional[Dict[str, torch.Tensor]] = None
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Append generated semi-hard negatives and hard positives to a batch.
 
@@ -189,6 +190,9 @@ def hard_pair_mixup(
         hard_positives (bool): Generate hard positives. Defaults to True.
         generator (torch.Generator, optional): Randomness source, on the
             features' device. Defaults to the global generator.
+        weights (dict, optional): When given, receives the mixing weights
+            drawn (``'hn'``: on the partner, ``'hp'``: on the hardest
+            positive; (N, ) each), for logging.
 
     Returns:
         tuple[Tensor, Tensor]: features (kN, D) and float32 soft labels
@@ -210,6 +214,8 @@ def hard_pair_mixup(
     if hard_negatives:
         j = _draw_partners(dominant, partner, generator)
         lam = _clipped_lambda(alpha, hn_lambda_min, num, device, generator)
+        if weights is not None:
+            weights['hn'] = lam
         lam_f = lam.to(features.dtype)
         feats_out.append((1 - lam_f) * features + lam_f * features[j])
         labels_out.append((1 - lam) * soft_labels + lam * soft_labels[j])
@@ -220,6 +226,8 @@ def hard_pair_mixup(
             # A weight of exactly 0.5 would tie the soft label between the
             # two classes; break the tie toward the hard positive's class.
             lam = lam.clamp_min(_ABOVE_HALF)
+        if weights is not None:
+            weights['hp'] = lam
         lam_f = lam.to(features.dtype)
         feats_out.append(lam_f * features[p] + (1 - lam_f) * features[n])
         labels_out.append(lam * soft_labels[p] + (1 - lam) * soft_labels[n])

@@ -98,3 +98,44 @@ def test_class_frequencies_against_a_count():
         class_frequencies(labels, 4),
         torch.tensor([3, 1, 1, 0]) / 5)
     assert class_frequencies(torch.full((3, ), 255), 2).sum() == 0
+
+
+def test_step_reports_what_it_did():
+    """classes, mixing weights, positives per anchor and the focal weight,
+    recomputed here from the step's outputs by the definitions."""
+    from coretune_mm.models.losses import FocalSupConLoss
+    core = CoreTuning(6, FocalSupConLoss(), projector=dict(out_channels=4))
+    features, labels = batch(num=8, classes=3)
+    state = core.get_stream_state()
+    out = core(features, labels)
+    stats = out.stats
+    assert stats['classes'] == 3
+    # the weights the mixup drew, from the same stream
+    core.set_stream_state(state)
+    drawn = {}
+    hard_pair_mixup(
+        features,
+        labels,
+        generator=core.generators(features.device)[0],
+        weights=drawn)
+    assert stats['lambda_hn'] == pytest.approx(drawn['hn'].mean().item())
+    assert stats['lambda_hp'] == pytest.approx(drawn['hp'].mean().item())
+    assert 0.8 <= stats['lambda_hn'] <= 1 and 0.5 < stats['lambda_hp'] <= 1
+    dominant = out.targets.argmax(dim=1).tolist()
+    num = len(dominant)
+    positives = [
+        sum(dominant[j] == dominant[i] for j in range(num) if j != i)
+        for i in range(num)
+    ]
+    assert stats['positives'] == pytest.approx(sum(positives) / num)
+    z = core.projector(out.samples).detach()
+    weights = []
+    for i in range(num):
+        others = [j for j in range(num) if j != i]
+        denominator = sum(torch.exp(z[i] @ z[k] / 0.07) for k in others)
+        for j in others:
+            if dominant[j] == dominant[i]:
+                p = torch.exp(z[i] @ z[j] / 0.07) / denominator
+                weights.append(1 - p.item())
+    assert stats['focal_weight'] == pytest.approx(
+        sum(weights) / len(weights), rel=1e-4)

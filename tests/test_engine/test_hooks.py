@@ -103,6 +103,10 @@ def test_feature_space_hook_logs_and_plots(digits, tmp_path):
         assert f'val/feature_{key}' in scalars
     pngs = glob.glob(osp.join(runner.work_dir, 'feature_space', 'val_*.png'))
     assert pngs
+    # the same picture through the visualizer's (local) backend
+    assert glob.glob(
+        osp.join(runner.log_dir, 'vis_data', 'vis_image',
+                 'val_feature_space_*.png'))
     # each validation's own line carries its own values (the hook runs
     # before LoggerHook), at the metrics' step
     with open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]) as f:

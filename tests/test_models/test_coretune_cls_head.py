@@ -39,8 +39,14 @@ def test_loss_keys_and_gradients():
     head = build_head(cal_acc=True)
     feats, _, samples = batch()
     losses = head.loss((feats, ), samples)
-    assert set(losses) == {'loss_cls', 'loss_contrast', 'accuracy_top-1'}
+    diagnostics = {
+        'core_classes', 'core_lambda_hn', 'core_lambda_hp', 'core_positives',
+        'core_focal_weight'
+    }
+    assert set(losses) == {'loss_cls', 'loss_contrast', 'accuracy_top-1'
+                           } | diagnostics
     assert all(torch.isfinite(v).all() for v in losses.values())
+    assert not any(losses[k].requires_grad for k in diagnostics)
     (losses['loss_cls'] + losses['loss_contrast']).backward()
     assert (feats.grad.abs().sum(dim=1) > 0).all()
     assert all(p.grad is not None

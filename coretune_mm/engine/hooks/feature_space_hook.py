@@ -3,6 +3,7 @@ import os
 import os.path as osp
 from typing import List, Optional
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -29,8 +30,10 @@ class FeatureSpaceHook(Hook):
     :func:`coretune_mm.core.feature_space_stats`) with the evaluation's
     metrics: in its log line, its scalars (same step as the metrics) and
     what ``runner.val()`` / ``runner.test()`` return. With ``plot=True`` it
-    also writes a 2-D PCA scatter (one colour per class) to
-    ``<work_dir>/feature_space/``.
+    also draws a 2-D PCA scatter (one colour per class), written to
+    ``<work_dir>/feature_space/`` and given to the runner's visualizer
+    (``<mode>_feature_space``), so that its backends (TensorBoard, W&B,
+    ...) show it.
 
     What it cannot measure it skips, with one warning per reason: an
     unlabelled set, a head without ``fc`` / ``conv_seg``, or a classifier
@@ -184,6 +187,12 @@ class FeatureSpaceHook(Hook):
         os.makedirs(out_dir, exist_ok=True)
         path = osp.join(out_dir, f'{mode}_iter_{runner.iter}.png')
         fig.savefig(path, bbox_inches='tight')
+        # and through the runner's visualizer: its backends (local files,
+        # TensorBoard, W&B, ...) get the same picture
+        fig.canvas.draw()
+        image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+        runner.visualizer.add_image(
+            f'{mode}_feature_space', image, step=runner.iter)
         plt.close(fig)
         return path
 

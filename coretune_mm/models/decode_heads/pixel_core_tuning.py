@@ -48,7 +48,10 @@ class PixelCoreTuningMixin:
       it does not pull the classifier's class prior toward the generated
       pixels' class mix (``prior_correction=False`` turns that off);
     * ``core_pixels`` and ``core_boundary`` (logged, not losses): pixels in
-      the contrast and the share of them on a label boundary.
+      the contrast and the share of them on a label boundary, and the
+      step's ``core_classes``, ``core_lambda_hn`` / ``core_lambda_hp``
+      (mean mixing weights), ``core_positives`` (per anchor) and
+      ``core_focal_weight``.
 
     The segmentation default is contrast only (``mix_loss=False``):
     see ``docs/results.md`` for the paired-seed comparison that chose it.
@@ -196,8 +199,10 @@ class PixelCoreTuningMixin:
             seg_label (Tensor): (N, 1, H, W) ground truth.
 
         Returns:
-            dict[str, Tensor]: ``loss_contrast``, ``core_pixels``,
-            ``core_boundary`` and, with the smooth classifier, ``loss_mix``.
+            dict[str, Tensor]: ``loss_contrast``, the logged ``core_pixels``,
+            ``core_boundary`` and step diagnostics (``core_classes``,
+            ``core_lambda_hn`` / ``_hp``, ``core_positives``,
+            ``core_focal_weight``) and, with ``mix_loss``, ``loss_mix``.
         """
         core = self.core_tuning
         shared, local = core.generators(features.device)
@@ -218,6 +223,7 @@ class PixelCoreTuningMixin:
             core_pixels=features.new_tensor(float(index.numel())),
             core_boundary=on_boundary.mean()
             if index.numel() else on_boundary.sum())
+        losses.update({f'core_{k}': v for k, v in out.stats.items()})
         if self.mix_loss:
             losses['loss_mix'] = self.mix_weight * self._loss_mix(
                 out.samples[out.num_original:], out.targets[out.num_original:],

@@ -146,8 +146,10 @@ class CoreTuneClsHead(LinearClsHead):
             **kwargs: Passed to the classification loss.
 
         Returns:
-            dict[str, Tensor]: ``loss_cls``, ``loss_contrast`` (when
-            ``contrast_weight > 0``) and, with ``cal_acc``, the top-k
+            dict[str, Tensor]: ``loss_cls``, ``loss_contrast`` and the
+            logged ``core_*`` diagnostics (when ``contrast_weight > 0``:
+            classes in the batch, mean mixing weights, positives per
+            anchor, mean focal weight) and, with ``cal_acc``, the top-k
             accuracy of the originals.
         """
         features = self.pre_logits(feats)
@@ -158,6 +160,8 @@ class CoreTuneClsHead(LinearClsHead):
         else:
             out = self.core_tuning(features, targets)
             losses['loss_contrast'] = out.loss_contrast
+            # logged, not losses: what the step did (see CoreTuningOutput)
+            losses.update({f'core_{k}': v for k, v in out.stats.items()})
             samples, sample_targets = out.samples, out.targets
             features, targets = samples[:out.num_original], \
                 sample_targets[:out.num_original]

@@ -40,17 +40,23 @@ class FocalSupConLoss(nn.Module):
         self.gamma = gamma
         self.normalize = normalize
         self.pair_label = pair_label
+        self.stats = {}
         self._loss_name = loss_name
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Args: z (N, d) unit-norm embeddings; labels (N, ) or (N, C)."""
+        """Args: z (N, d) unit-norm embeddings; labels (N, ) or (N, C).
+
+        The call's diagnostics (mean positives per anchor, mean focal
+        weight) are kept in :attr:`stats` for the heads to log."""
+        self.stats = {}
         return focal_supcon_loss(
             z,
             labels,
             temperature=self.temperature,
             gamma=self.gamma,
             normalize=self.normalize,
-            pair_label=self.pair_label)
+            pair_label=self.pair_label,
+            stats=self.stats)
 
     @property
     def loss_name(self) -> str:
