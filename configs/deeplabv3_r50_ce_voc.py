@@ -35,6 +35,8 @@ train_dataloader = dict(
         _delete_=True,
         type='PascalVOCWithSBD',
         data_root=data_root,
+        # VOC aug, the benchmark's 10,582 images; sbd=False: VOC train alone
+        sbd=True,
         pipeline={{_base_.train_pipeline}}))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader

@@ -11,6 +11,7 @@ num_classes = 2
 model = dict(
     decode_head=dict(num_classes=num_classes),
     auxiliary_head=dict(num_classes=num_classes))
-train_dataloader = dict(dataset=dict(data_root=data_root, metainfo=metainfo))
+train_dataloader = dict(
+    dataset=dict(data_root=data_root, metainfo=metainfo, sbd=False))
 val_dataloader = dict(dataset=dict(data_root=data_root, metainfo=metainfo))
 test_dataloader = val_dataloader

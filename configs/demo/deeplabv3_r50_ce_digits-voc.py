@@ -34,7 +34,8 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=2,
     num_workers=1,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+    # generated scenes: VOC's layout without SBD
+    dataset=dict(data_root=data_root, sbd=False, pipeline=train_pipeline))
 val_dataloader = dict(
     num_workers=1, dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -1,9 +1,8 @@
-"""PASCAL VOC 2012 training set, with SBD's augmented masks when present."""
+"""PASCAL VOC 2012 training set, with SBD's augmented masks ("VOC aug")."""
 import os.path as osp
 from typing import List, Union
 
 from mmengine.dataset import ConcatDataset
-from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 
 __all__ = ['PascalVOCWithSBD']
@@ -11,17 +10,21 @@ __all__ = ['PascalVOCWithSBD']
 
 @DATASETS.register_module()
 class PascalVOCWithSBD(ConcatDataset):
-    """VOC 2012 ``train`` plus SBD's ``aug`` split when it is on disk.
+    """VOC 2012 ``train`` plus SBD's ``aug`` split (the benchmark's 10,582
+    training images), or VOC ``train`` alone with ``sbd=False``.
 
     The usual "VOC aug" layout: ``<data_root>/SegmentationClassAug`` and
-    ``<data_root>/ImageSets/Segmentation/aug.txt`` (see MMSegmentation's
-    dataset preparation). Without them, VOC ``train`` alone is used and a
-    line in the log says so. Both parts are MMSegmentation's own
-    ``PascalVOCDataset``.
+    ``<data_root>/ImageSets/Segmentation/aug.txt``, written by
+    MMSegmentation's converter (``mim run mmseg voc_aug`` or its
+    ``tools/dataset_converters/voc_aug.py``). Training on VOC ``train``
+    alone changes the benchmark, so it is a choice (``sbd=False``), not a
+    fallback: with ``sbd=True`` missing SBD files stop the run. Both parts
+    are MMSegmentation's own ``PascalVOCDataset``.
 
     Args:
         data_root (str): ``VOCdevkit/VOC2012``.
         pipeline (list[dict]): Data pipeline.
+        sbd (bool): Add SBD's ``aug`` split. Defaults to True.
         ann_file (str): VOC split. Defaults to the ``train`` list.
         sbd_seg_map_path (str): SBD masks, relative to ``data_root``.
         sbd_ann_file (str): SBD split, relative to ``data_root``.
@@ -31,6 +34,7 @@ class PascalVOCWithSBD(ConcatDataset):
     def __init__(self,
                  data_root: str,
                  pipeline: List[Union[dict, callable]],
+                 sbd: bool = True,
                  ann_file: str = 'ImageSets/Segmentation/train.txt',
                  sbd_seg_map_path: str = 'SegmentationClassAug',
                  sbd_ann_file: str = 'ImageSets/Segmentation/aug.txt',
@@ -50,13 +54,21 @@ class PascalVOCWithSBD(ConcatDataset):
                 pipeline=pipeline,
                 **kwargs)
 
+        if not isinstance(sbd, bool):
+            raise ValueError(f'sbd: expected a bool, got {sbd!r}')
         datasets = [part('SegmentationClass', ann_file)]
-        if osp.isdir(osp.join(data_root, sbd_seg_map_path)) and osp.isfile(
-                osp.join(data_root, sbd_ann_file)):
+        if sbd:
+            missing = [
+                path for path in (osp.join(data_root, sbd_seg_map_path),
+                                  osp.join(data_root, sbd_ann_file))
+                if not osp.exists(path)
+            ]
+            if missing:
+                raise FileNotFoundError(
+                    f'sbd=True: no {" or ".join(missing)}; prepare SBD with '
+                    '`mim run mmseg voc_aug data/VOCdevkit '
+                    'data/VOCdevkit/benchmark_RELEASE` (README, "Data"), or '
+                    'train on VOC train alone with '
+                    'train_dataloader.dataset.sbd=False')
             datasets.append(part(sbd_seg_map_path, sbd_ann_file))
-        else:
-            print_log(
-                f'SBD not found under {data_root} ({sbd_seg_map_path}, '
-                f'{sbd_ann_file}): training on VOC {ann_file} only.',
-                logger='current')
         super().__init__(datasets=datasets)

@@ -16,15 +16,20 @@ def voc(tmp_path):
         str(tmp_path / 'VOC2012'), num_train=6, num_val=2, canvas=32)
 
 
-def build(root):
+def build(root, **kwargs):
     return DATASETS.build(
-        dict(type='PascalVOCWithSBD', data_root=root, pipeline=[]))
+        dict(type='PascalVOCWithSBD', data_root=root, pipeline=[], **kwargs))
 
 
 def test_voc_only_then_with_sbd(voc):
-    dataset = build(voc)
+    # VOC train alone is a choice; asking for SBD without it on disk stops
+    with pytest.raises(FileNotFoundError, match='sbd=True: no .*aug.txt'):
+        build(voc)
+    dataset = build(voc, sbd=False)
     assert len(dataset) == 6
     assert dataset[0]['seg_map_path'].endswith('.png')
+    with pytest.raises(ValueError, match='sbd: expected a bool'):
+        build(voc, sbd='no')
     shutil.copytree(
         osp.join(voc, 'SegmentationClass'),
         osp.join(voc, 'SegmentationClassAug'))

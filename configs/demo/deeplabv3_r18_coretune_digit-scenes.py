@@ -1,0 +1,10 @@
+# The segmentation part of `make demo` (tools/demo.py): the CE baseline with
+# pixel-level Core-tuning, its projector sized to the 128-channel head.
+_base_ = [
+    './deeplabv3_r18_ce_digit-scenes.py', '../_base_/coretune/decode_head.py'
+]
+
+model = dict(
+    decode_head=dict(
+        _base_.coretune_decode_head,
+        projector=dict(hidden_channels=128, out_channels=128)))
