@@ -1,5 +1,6 @@
 """Drop Core-tuning's training-only state from a checkpoint."""
-from typing import Optional
+import inspect
+from typing import Optional, Set, Tuple
 
 from mmengine.config import Config
 
@@ -12,13 +13,26 @@ STOCK_HEADS = {
     'CoreTuneASPPHead': 'ASPPHead',
     'CoreTuneDepthwiseSeparableASPPHead': 'DepthwiseSeparableASPPHead',
 }
-# Options the Core-tuning heads add to the stock ones.
-CORE_TUNING_OPTIONS = ('contrast_weight', 'contrast_loss', 'mixup',
-                       'smooth_classifier', 'prior_correction', 'projector',
-                       'gather_across_ranks', 'mix_weight', 'mix_loss',
-                       'mix_detach', 'pixel_sampler', 'pixel_budget')
-PLUGIN_HOOKS = ('DatasetCheckHook', 'PretrainedCheckHook', 'FeatureSpaceHook',
-                'RNGStateHook', 'ContrastWarmupHook')
+
+
+def _parameters(function) -> Set[str]:
+    return set(inspect.signature(function).parameters) - {'self', 'kwargs'}
+
+
+def _plugin_names() -> Tuple[Set[str], Set[str]]:
+    """The options the Core-tuning heads add to the stock heads' (read from
+    their signatures, so a new option is covered) and the plugin's hooks."""
+    from mmpretrain.models.heads import LinearClsHead
+
+    from coretune_mm.engine import hooks
+    from coretune_mm.models.decode_heads import PixelCoreTuningMixin
+    from coretune_mm.models.heads import CoreTuneClsHead
+    stock = set().union(*(_parameters(base.__init__)
+                          for base in LinearClsHead.__mro__
+                          if '__init__' in vars(base)))
+    options = (_parameters(CoreTuneClsHead.__init__) - stock) | _parameters(
+        PixelCoreTuningMixin.__init__)
+    return options, set(hooks.__all__)
 
 
 def _plain_metric(metric: dict) -> dict:
@@ -38,6 +52,7 @@ def plain_config(cfg: Config) -> Config:
     Datasets or transforms of the plugin (``PascalVOCWithSBD``,
     ``GrayToRGB``) stay where the config uses them.
     """
+    options, plugin_hooks = _plugin_names()
     cfg = Config(cfg.to_dict())
     for fragment in ('coretune_cls_head', 'coretune_decode_head'):
         cfg.pop(fragment, None)  # configs/_base_/coretune/ variables
@@ -45,7 +60,7 @@ def plain_config(cfg: Config) -> Config:
         head = cfg.model.get(key)
         if isinstance(head, dict) and head.get('type') in STOCK_HEADS:
             head.type = STOCK_HEADS[head.type]
-            for option in CORE_TUNING_OPTIONS:
+            for option in options:
                 head.pop(option, None)
     imports = cfg.get('custom_imports')
     if imports is not None:
@@ -57,7 +72,7 @@ def plain_config(cfg: Config) -> Config:
     if 'custom_hooks' in cfg:
         cfg.custom_hooks = [
             hook for hook in cfg.custom_hooks
-            if hook.get('type') not in PLUGIN_HOOKS
+            if hook.get('type') not in plugin_hooks
         ]
     for key in ('val_evaluator', 'test_evaluator'):
         if key in cfg:
