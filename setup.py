@@ -40,6 +40,15 @@ setup(
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['coretune_mm', 'coretune_mm.*']),
+    # the host libraries' layout: configs, tools and the model index under
+    # the package's .mim/ (links to the repository's folders), which
+    # `_base_ = 'coretune_mm::...'` and `mim` read from an installed package
+    package_data={
+        'coretune_mm': [
+            '.mim/model-index.yml', '.mim/configs/**/*.py',
+            '.mim/configs/**/*.yml', '.mim/tools/*.py', '.mim/tools/*.sh'
+        ]
+    },
     python_requires='>=3.9',
     install_requires=HOSTS + [
         'ftfy',

@@ -7,10 +7,13 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# the top-level configs again, one folder down, for `coretune_mm::FOLDER/...`
+FOLDERS = ('deeplabv3', 'deeplabv3plus', 'resnet')
 CONFIGS = sorted(
     p for p in glob.glob(
         osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
-    if '_base_' not in p)
+    if '_base_' not in p and osp.relpath(p, osp.join(REPO, 'configs')).split(
+        osp.sep)[0] not in FOLDERS)
 
 
 def build_model(cfg):
@@ -106,3 +109,21 @@ def test_metafile_lists_every_shipped_config():
     for name in ('configs', 'tools', 'model-index.yml'):
         assert osp.realpath(osp.join(mim, name)) == osp.realpath(
             osp.join(REPO, name))
+
+
+def test_top_level_configs_are_in_folders_too():
+    """Each top-level config has its one-line copy in the folder of its host
+    model, for MMEngine's package prefix, and nothing else is there."""
+    top = sorted(
+        osp.basename(p) for p in glob.glob(osp.join(REPO, 'configs', '*.py')))
+    foldered = sorted(
+        osp.basename(p) for folder in FOLDERS
+        for p in glob.glob(osp.join(REPO, 'configs', folder, '*.py')))
+    assert top and foldered == top
+    for folder in FOLDERS:
+        for path in glob.glob(osp.join(REPO, 'configs', folder, '*.py')):
+            name = osp.basename(path)
+            assert name.split('_')[0] == folder or folder == 'resnet'
+            original = osp.join(REPO, 'configs', name)
+            assert Config.fromfile(path).to_dict() == Config.fromfile(
+                original).to_dict()

@@ -1,7 +1,10 @@
 """What `pip install -e .` / `mim install -e .` promise an existing
 OpenMMLab environment (the installed metadata of this checkout)."""
 import importlib.metadata as metadata
+import os
 import os.path as osp
+import shutil
+import subprocess
 import sys
 
 from packaging.requirements import Requirement
@@ -47,3 +50,56 @@ def test_demo_dependencies_are_an_extra_and_python_agrees():
     python = metadata.metadata('coretune_mm')['Requires-Python']
     assert python == '>=3.9'  # setuptools>=77, required, needs 3.9
     assert sys.version_info >= (3, 9)
+
+
+def test_wheel_carries_the_configs_for_the_prefix(tmp_path):
+    """A regular install (a wheel, not `-e`) has .mim/ as real files, and a
+    config outside the repository inherits a shipped one from there."""
+    source = tmp_path / 'source'
+    shutil.copytree(
+        REPO,
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns('.*', 'work_dirs', 'data', 'build',
+                                      '*.egg-info', '__pycache__', 'tests'))
+    # .mim/ is hidden from the pattern above; copy its links as they are
+    shutil.copytree(
+        osp.join(REPO, 'coretune_mm', '.mim'),
+        source / 'coretune_mm' / '.mim',
+        symlinks=True)
+    pip = [sys.executable, '-m', 'pip', '-q']
+    subprocess.run(
+        pip + [
+            'wheel',
+            str(source), '--no-deps', '--no-build-isolation', '-w',
+            str(tmp_path / 'wheel')
+        ],
+        check=True,
+        capture_output=True)
+    (wheel, ) = (tmp_path / 'wheel').glob('coretune_mm-*.whl')
+    site = tmp_path / 'site'
+    subprocess.run(
+        pip +
+        ['install', '--no-deps', '--target',
+         str(site), str(wheel)],
+        check=True,
+        capture_output=True)
+    shipped = site / 'coretune_mm' / '.mim' / 'configs' / 'deeplabv3' / \
+        'deeplabv3_r50_coretune_voc.py'
+    assert shipped.is_file() and not shipped.is_symlink()
+    assert (site / 'coretune_mm' / '.mim' / 'tools' / 'train.py').is_file()
+    user = tmp_path / 'project'
+    user.mkdir()
+    (user / 'my_config.py').write_text(
+        "_base_ = 'coretune_mm::deeplabv3/deeplabv3_r50_coretune_voc.py'\n")
+    script = ('import coretune_mm; from mmengine.config import Config; '
+              "print(coretune_mm.__file__); cfg = Config.fromfile('"
+              "my_config.py'); print(cfg.model.decode_head.type)")
+    done = subprocess.run([sys.executable, '-c', script],
+                          cwd=str(user),
+                          env=dict(os.environ, PYTHONPATH=str(site)),
+                          capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported, head = done.stdout.split()[-2:]
+    assert imported.startswith(str(site)) and head == 'CoreTuneASPPHead'

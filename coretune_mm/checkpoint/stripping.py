@@ -42,18 +42,32 @@ def _plain_metric(metric: dict) -> dict:
     return metric
 
 
+def _without_plugin_scope(value):
+    """``value`` without ``_scope_='coretune_mm'`` (what a config inherited
+    through ``coretune_mm::`` carries), so the host's default scope holds."""
+    if isinstance(value, dict):
+        return {
+            key: _without_plugin_scope(item)
+            for key, item in value.items()
+            if not (key == '_scope_' and item == 'coretune_mm')
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(_without_plugin_scope(item) for item in value)
+    return value
+
+
 def plain_config(cfg: Config) -> Config:
     """The config of the stock model a stripped checkpoint loads into:
     Core-tuning heads become the stock heads without Core-tuning's options,
-    and the plugin's import, hooks and metric are left out, so that
-    MMPretrain's / MMSegmentation's inferencers and deployment tools read it
-    without ``coretune_mm``. Inference is the same.
+    and the plugin's import, hooks, metric and config scope are left out, so
+    that MMPretrain's / MMSegmentation's inferencers and deployment tools
+    read it without ``coretune_mm``. Inference is the same.
 
     Datasets or transforms of the plugin (``PascalVOCWithSBD``,
     ``GrayToRGB``) stay where the config uses them.
     """
     options, plugin_hooks = _plugin_names()
-    cfg = Config(cfg.to_dict())
+    cfg = Config(_without_plugin_scope(cfg.to_dict()))
     for fragment in ('coretune_cls_head', 'coretune_decode_head'):
         cfg.pop(fragment, None)  # configs/_base_/coretune/ variables
     for key in ('head', 'decode_head'):

@@ -3,6 +3,7 @@ given the stripped file predict what the Core-tuning model predicts."""
 import os.path as osp
 
 import numpy as np
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
@@ -42,10 +43,16 @@ def stripped_file(src: str, tmp_path) -> str:
     return dst
 
 
-def test_plain_config_has_no_plugin_left():
-    cfg = plain_config(
-        Config.fromfile(
-            osp.join(REPO, 'configs', 'deeplabv3_r50_coretune_voc.py')))
+@pytest.mark.parametrize('inherited', [False, True])
+def test_plain_config_has_no_plugin_left(inherited, tmp_path):
+    path = osp.join(REPO, 'configs', 'deeplabv3_r50_coretune_voc.py')
+    if inherited:  # a user's config: `_scope_='coretune_mm'` on its dicts
+        user = tmp_path / 'user.py'
+        user.write_text(
+            "_base_ = 'coretune_mm::deeplabv3/deeplabv3_r50_coretune_voc.py'")
+        assert "'coretune_mm'" in Config.fromfile(str(user)).pretty_text
+        path = str(user)
+    cfg = plain_config(Config.fromfile(path))
     assert cfg.model.decode_head.type == 'ASPPHead'
     assert 'contrast_weight' not in cfg.model.decode_head
     assert 'custom_imports' not in cfg

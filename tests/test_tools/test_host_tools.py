@@ -1,6 +1,9 @@
 """MMSegmentation's and MMPretrain's own tools/train.py and tools/test.py
 (shipped in the installed packages' .mim/tools/, what `mim train` runs)
-train and test Core-tuning configs through `custom_imports` alone."""
+train and test Core-tuning configs through `custom_imports` alone; ours
+train and test a user's config that inherits a shipped one as
+`coretune_mm::PATH` (the hosts' tools read `_base_` before
+`custom_imports`, so they cannot)."""
 import os
 import os.path as osp
 import subprocess
@@ -38,8 +41,9 @@ def loader_options(root):
     ]
 
 
+@pytest.mark.parametrize('tools', ['host', 'ours'])
 @pytest.mark.parametrize('task', ['segmentation', 'classification'])
-def test_host_tools_train_and_test(task, tmp_path):
+def test_tools_train_and_test(task, tools, tmp_path):
     if task == 'segmentation':
         package, metric = 'mmseg', 'mIoU'
         root = make_digits_voc(
@@ -63,17 +67,25 @@ def test_host_tools_train_and_test(task, tmp_path):
             'default_hooks.logger.interval=1'
         ]
         checkpoint, loss = 'epoch_1.pth', 'loss_contrast'
+    if tools == 'host':
+        train, test = (
+            host_tool(package, name) for name in ('train.py', 'test.py'))
+    else:
+        train, test = (
+            osp.join(REPO, 'tools', name) for name in ('train.py', 'test.py'))
+        user = tmp_path / 'my_config.py'
+        user.write_text("_base_ = 'coretune_mm::%s'\n" %
+                        osp.relpath(config, osp.join(REPO, 'configs')))
+        config = str(user)
     work_dir = str(tmp_path / 'work')
     # run from outside the repository: nothing but custom_imports brings
-    # coretune_mm in
-    trained = run([
-        host_tool(package, 'train.py'), config, '--work-dir', work_dir,
-        '--cfg-options', *options
-    ],
-                  cwd=str(tmp_path))
+    # coretune_mm in (or, for ours, the tool itself)
+    trained = run(
+        [train, config, '--work-dir', work_dir, '--cfg-options', *options],
+        cwd=str(tmp_path))
     assert loss in trained
     tested = run([
-        host_tool(package, 'test.py'), config,
+        test, config,
         osp.join(work_dir, checkpoint), '--work-dir',
         str(tmp_path / 'test'), '--cfg-options', *options
     ],
