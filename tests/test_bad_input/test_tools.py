@@ -4,7 +4,8 @@ naming the file and what was expected, and overwrite nothing."""
 import pytest
 import torch
 import torchvision.models as tvm
-from bad_input import CLS_CONFIG, cls_options, refused, tool
+from bad_input import (CLS_CONFIG, SEG_CONFIG, cls_options, refused,
+                       seg_options, tool)
 
 
 @pytest.fixture()
@@ -61,6 +62,26 @@ def test_test_will_not_write_metrics_over_the_checkpoint(digits, tmp_path):
             '--out:',
             'another file',
             keep=str(folder))
+
+
+def test_test_refuses_test_time_augmentation_it_cannot_run(
+        digits, voc, tmp_path, outputs):
+    checkpoint = str(tmp_path / 'model.pth')  # refused before it is loaded
+    torch.save(dict(state_dict=dict(weight=torch.zeros(1))), checkpoint)
+    refused([
+        tool('test.py'), CLS_CONFIG, checkpoint, '--tta', '--show-dir',
+        str(outputs), '--cfg-options', *cls_options(digits)
+    ],
+            '--show-dir with --tta',
+            'separately',
+            keep=str(outputs))
+    refused([
+        tool('test.py'), SEG_CONFIG, checkpoint, '--tta', '--cfg-options',
+        'tta_pipeline=None', *seg_options(voc)
+    ],
+            '--tta:',
+            'tta_pipeline',
+            keep=str(outputs))
 
 
 def test_convert_refuses_what_it_cannot_convert(tmp_path, outputs,

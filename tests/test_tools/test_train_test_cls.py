@@ -54,3 +54,18 @@ def test_train_then_test(method, digits, tmp_path):
     from mmengine.fileio import load
     samples = load(predictions)
     assert samples and all('pred_score' in sample for sample in samples)
+    # --tta (flip, scores averaged, MMPretrain's default); --show-dir
+    tta_predictions = str(tmp_path / 'tta.pkl')
+    run_tool(
+        osp.join(REPO, 'tools', 'test.py'), config, checkpoint, '--work-dir',
+        work_dir, '--tta', '--out', tta_predictions, *options)
+    tta_samples = load(tta_predictions)
+    assert len(tta_samples) == len(samples)
+    assert all('pred_score' in sample for sample in tta_samples)
+    shown = tmp_path / 'shown'
+    run_tool(
+        osp.join(REPO, 'tools', 'test.py'), config, checkpoint, '--work-dir',
+        work_dir, '--show-dir', str(shown), *options)
+    # one image per name (MMPretrain names them after the image's file)
+    names = {osp.basename(sample['img_path']) for sample in samples}
+    assert len(list(shown.rglob('*.png'))) == len(names)

@@ -69,6 +69,17 @@ def test_train_then_test(method, voc, tmp_path):
     assert glob.glob(osp.join(work_dir, '*', 'confusion_*.json'))
     if method == 'ce':
         return
+    # the host libraries' --tta (scales and flips of the config's
+    # tta_pipeline) and --show-dir
+    shown = tmp_path / 'shown'
+    tta_out = str(tmp_path / 'tta.json')
+    run_tool(
+        osp.join(REPO, 'tools', 'test.py'),
+        config, checkpoint, '--work-dir', work_dir, '--tta', '--show-dir',
+        str(shown), '--out-item', 'metrics', '--out', tta_out, *options)
+    with open(tta_out) as f:
+        assert 0 <= json.load(f)['mIoU'] <= 100
+    assert len(list(shown.rglob('*.png'))) == 4  # one per val image
     # the offset probe: offset 0 reproduces the test metrics
     probe_out = str(tmp_path / 'probe.json')
     run_tool(
