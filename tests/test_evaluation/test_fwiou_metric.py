@@ -75,6 +75,22 @@ def test_random_maps_against_confusion_matrix():
         assert got[key] == pytest.approx(value, abs=0.006), key
 
 
+def test_areas_are_mmsegmentations():
+    """The areas read off the confusion matrix equal IoUMetric's own."""
+    from mmseg.evaluation.metrics import IoUMetric
+
+    from coretune_mm.evaluation.metrics import FWIoUMetric
+    rng = np.random.default_rng(1)
+    label = torch.as_tensor(rng.integers(0, 6, (30, 40)))
+    label[:3] = 255
+    pred = torch.as_tensor(rng.integers(0, 6, (30, 40)))
+    ours = FWIoUMetric.intersect_and_union(pred, label, 6, 255)
+    theirs = IoUMetric.intersect_and_union(pred, label, 6, 255)
+    assert len(ours) == 5 and ours[4].sum() == 27 * 40
+    for a, b in zip(ours[:4], theirs):
+        assert torch.equal(a.double(), b.double())
+
+
 def test_requires_miou():
     with pytest.raises(ValueError, match='mIoU'):
         METRICS.build(dict(type='FWIoUMetric', iou_metrics=['mDice']))

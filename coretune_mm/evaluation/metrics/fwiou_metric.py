@@ -2,7 +2,7 @@
 import json
 import os
 import os.path as osp
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
 import numpy as np
 import torch
@@ -110,20 +110,25 @@ class FWIoUMetric(IoUMetric):
         self.confusion_dir = confusion_dir
         self._evaluations = 0
 
-    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        """Keep each image's areas and its confusion matrix."""
-        start = len(self.results)
-        super().process(data_batch, data_samples)
-        if self.format_only:
-            return
-        num_classes = len(self.dataset_meta['classes'])
-        for i, sample in enumerate(data_samples):
-            pred_label = sample['pred_sem_seg']['data'].squeeze()
-            label = sample['gt_sem_seg']['data'].squeeze()
-            self.results[start +
-                         i] = (*self.results[start + i],
-                               confusion_matrix(pred_label, label, num_classes,
-                                                self.ignore_index))
+    @staticmethod
+    def intersect_and_union(pred_label: torch.Tensor, label: torch.Tensor,
+                            num_classes: int, ignore_index: int) -> tuple:
+        """:class:`IoUMetric`'s four areas of one image, read off its
+        confusion matrix, and the matrix (one pass over the pixels).
+
+        Pixels labelled outside ``[0, C)`` other than ``ignore_index`` count
+        nowhere (MMSegmentation counts their predictions in
+        ``area_pred_label``); the data checks refuse such labels.
+
+        Returns:
+            tuple: area_intersect, area_union, area_pred_label, area_label
+            (each (C, )) and the (C, C) confusion matrix.
+        """
+        matrix = confusion_matrix(pred_label, label, num_classes, ignore_index)
+        area_intersect = matrix.diagonal()
+        area_label, area_pred_label = matrix.sum(1), matrix.sum(0)
+        return (area_intersect, area_label + area_pred_label - area_intersect,
+                area_pred_label, area_label, matrix)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Add ``FWIoU`` and ``MPA`` to the metrics of :class:`IoUMetric`."""
