@@ -15,8 +15,9 @@
    split are fixed (split seed 0); the fine-tuning seed varies, the same for
    CE and every variant, and each pre-training gets every seed.
 4. Report: paired differences (variant minus CE, same pre-training and
-   seed), mean +/- standard error, on validation and test, in
-   ``docs/fashion_mnist.{md,json,png}``.
+   seed), mean +/- standard error, on validation and test, per pre-training
+   and, with several, over pre-trainings (the standard error then counts
+   checkpoints, not seeds), in ``docs/fashion_mnist.{md,json,png}``.
 
 ``--quick`` (one pre-training, 3 seeds, 1 %, CE and Core-tuning)::
 
@@ -315,11 +316,12 @@ def main() -> None:
 
     variants = ['ce'] + [v for v in args.variants if v != 'ce']
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    report = dict(probe_top1=probes, fractions={})
+    pairs = [(p, s) for p in args.pretrain_seeds for s in args.seeds]
+    # (pre-training seed, fine-tuning seed) of each entry of the lists below
+    report = dict(probe_top1=probes, pairs=pairs, fractions={})
     for fraction in args.fractions:
         train_idx, val_idx = balanced_split(labels, FRACTIONS[fraction],
                                             VAL_PER_CLASS)
-        pairs = [(p, s) for p in args.pretrain_seeds for s in args.seeds]
         tasks = [(v, p, s) for p, s in pairs for v in variants]
 
         def one(task):
@@ -361,12 +363,17 @@ def write_report(report: dict, args) -> None:
         ', '.join(f'seed {s}: {a:.2f}'
                   for s, a in report['probe_top1'].items())
     ]
+    # seeds fine-tuned from one checkpoint are compared within it, and the
+    # summary counts checkpoints
+    groups = [pre for pre, _ in report['pairs']]
     for fraction, results in report['fractions'].items():
         for split in ('val', 'test'):
             lines.append(f'### {fraction} labels, {split} split\n\n' +
-                         paired_table(results, 'ce', split, METRICS))
+                         paired_table(results, 'ce', split, METRICS, groups,
+                                      'pre-training'))
         paired_plot(results, 'ce', ['val', 'test'], METRICS,
-                    f'docs/fashion_mnist_{fraction.rstrip("%")}pct.png')
+                    f'docs/fashion_mnist_{fraction.rstrip("%")}pct.png',
+                    groups, 'pre-training')
     text = '\n\n'.join(lines)
     print(text)
     with open('docs/fashion_mnist.md', 'w') as f:

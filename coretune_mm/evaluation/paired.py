@@ -1,8 +1,10 @@
 """Paired-seed comparison of a variant against a baseline."""
 import math
-from typing import Dict, List, Sequence
+from typing import Dict, Hashable, List, Optional, Sequence
 
-__all__ = ['paired_difference', 'paired_table', 'paired_plot']
+__all__ = [
+    'paired_difference', 'grouped_difference', 'paired_table', 'paired_plot'
+]
 
 
 def paired_difference(baseline: Sequence[float],
@@ -33,13 +35,62 @@ def paired_difference(baseline: Sequence[float],
     return dict(mean=mean, se=math.sqrt(var / n), n=n)
 
 
+def grouped_difference(baseline: Sequence[float], variant: Sequence[float],
+                       groups: Sequence[Hashable]) -> Dict:
+    """Paired differences within each group (e.g. the pre-training
+    checkpoint the seeds fine-tune from) and their mean over the groups.
+
+    Pairs of one group share more than their seed, so pooling them all
+    understates the uncertainty about another group: the summary counts
+    groups, not pairs.
+
+    Args:
+        baseline (Sequence[float]): The baseline's metric per pair.
+        variant (Sequence[float]): The variant's metric per pair.
+        groups (Sequence[Hashable]): The group of each pair.
+
+    Returns:
+        dict: ``groups`` (``{group: paired_difference(...)}`` in order of
+        appearance), ``mean`` (the mean of the groups' means), ``se`` (their
+        standard deviation / sqrt(number of groups); NaN for one group) and
+        ``n`` (the number of groups).
+    """
+    if len(groups) != len(baseline):
+        raise ValueError('grouped_difference: expected one group per pair, '
+                         f'got {len(groups)} groups for {len(baseline)} '
+                         'pairs')
+    by_group = {}
+    for group in dict.fromkeys(groups):
+        members = [i for i, g in enumerate(groups) if g == group]
+        by_group[group] = paired_difference([baseline[i] for i in members],
+                                            [variant[i] for i in members])
+    summary = paired_difference([0.0] * len(by_group),
+                                [d['mean'] for d in by_group.values()])
+    return dict(
+        groups=by_group,
+        mean=summary['mean'],
+        se=summary['se'],
+        n=summary['n'])
+
+
 Runs = Dict[str, Dict[str, List[Dict[str, float]]]]
 
 
-def paired_table(results: Runs, baseline: str, split: str,
-                 metrics: Sequence[str]) -> str:
+def _cell(diff: Dict[str, float]) -> str:
+    return f'{diff["mean"]:+.2f} +/- {diff["se"]:.2f}'
+
+
+def paired_table(results: Runs,
+                 baseline: str,
+                 split: str,
+                 metrics: Sequence[str],
+                 groups: Optional[Sequence[Hashable]] = None,
+                 group_name: str = 'group') -> str:
     """Markdown: the baseline's mean, then each run's paired difference to
     it (mean +/- standard error over seeds) for every metric.
+
+    With ``groups`` naming more than one group, each run gets a row per
+    group and a row over the groups (:func:`grouped_difference`).
 
     Args:
         results (dict): ``{run: {split: [metrics of each seed]}}``, seeds in
@@ -47,8 +98,13 @@ def paired_table(results: Runs, baseline: str, split: str,
         baseline (str): The run the others are compared with.
         split (str): Which split to report.
         metrics (Sequence[str]): Metric keys.
+        groups (Sequence, optional): The group of each seed's pair, e.g. its
+            pre-training checkpoint. Defaults to one group.
+        group_name (str): What a group is, for the rows' names. Defaults to
+            ``'group'``.
     """
     base = results[baseline][split]
+    grouped = groups is not None and len(set(groups)) > 1
     lines = [
         '| run | ' + ' | '.join(metrics) + ' |',
         '|' + ' --- |' * (len(metrics) + 1), f'| {baseline} (mean) | ' +
@@ -58,25 +114,54 @@ def paired_table(results: Runs, baseline: str, split: str,
     for name, by_split in results.items():
         if name == baseline:
             continue
-        cells = []
+        diffs = []
         for metric in metrics:
-            diff = paired_difference([r[metric] for r in base],
-                                     [r[metric] for r in by_split[split]])
-            cells.append(f'{diff["mean"]:+.2f} +/- {diff["se"]:.2f}')
-        lines.append(f'| {name} minus {baseline} | ' + ' | '.join(cells) +
-                     ' |')
-    return '\n'.join(lines) + \
-        f'\n\n({len(base)} paired seeds, {split} split)'
+            reference = [r[metric] for r in base]
+            values = [r[metric] for r in by_split[split]]
+            diffs.append(
+                grouped_difference(reference, values, groups)
+                if grouped else paired_difference(reference, values))
+        if grouped:
+            for group in diffs[0]['groups']:
+                lines.append(f'| {name} minus {baseline}, {group_name} '
+                             f'{group} | ' + ' | '.join(
+                                 _cell(d['groups'][group])
+                                 for d in diffs) + ' |')
+            lines.append(f'| {name} minus {baseline}, over '
+                         f'{group_name}s | ' +
+                         ' | '.join(_cell(d) for d in diffs) + ' |')
+        else:
+            lines.append(f'| {name} minus {baseline} | ' +
+                         ' | '.join(_cell(d) for d in diffs) + ' |')
+    if grouped:
+        note = (f'{len(base)} paired seeds from {len(set(groups))} '
+                f'{group_name}s, {split} split; the last row counts '
+                f'{group_name}s, not seeds')
+    else:
+        note = f'{len(base)} paired seeds, {split} split'
+    return '\n'.join(lines) + f'\n\n({note})'
 
 
-def paired_plot(results: Runs, baseline: str, splits: Sequence[str],
-                metrics: Sequence[str], path: str) -> None:
+def paired_plot(results: Runs,
+                baseline: str,
+                splits: Sequence[str],
+                metrics: Sequence[str],
+                path: str,
+                groups: Optional[Sequence[Hashable]] = None,
+                group_name: str = 'group') -> None:
     """Per-seed paired differences (dots) and their mean +/- s.e. (bars),
-    one panel per split, written to ``path``."""
+    one panel per split, written to ``path``.
+
+    With ``groups`` naming more than one group, the dots take a marker per
+    group and the bars show the mean +/- s.e. over the groups
+    (:func:`grouped_difference`).
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     runs = [n for n in results if n != baseline]
+    grouped = groups is not None and len(set(groups)) > 1
+    names = list(dict.fromkeys(groups)) if grouped else [None]
     fig, axes = plt.subplots(
         1, len(splits), figsize=(7 * len(splits), 4), dpi=100, squeeze=False)
     width = 0.8 / max(len(runs), 1)
@@ -87,7 +172,9 @@ def paired_plot(results: Runs, baseline: str, splits: Sequence[str],
                 x = j + (i - (len(runs) - 1) / 2) * width
                 values = [r[metric] for r in results[name][split]]
                 reference = [r[metric] for r in base]
-                stats = paired_difference(reference, values)
+                stats = grouped_difference(
+                    reference, values, groups) if grouped else \
+                    paired_difference(reference, values)
                 ax.bar(
                     x,
                     stats['mean'],
@@ -96,15 +183,28 @@ def paired_plot(results: Runs, baseline: str, splits: Sequence[str],
                     color=f'C{i}',
                     alpha=0.6,
                     label=name if j == 0 else None)
-                ax.plot(
-                    [x] * len(values),
-                    [v - b for b, v in zip(reference, values)],
-                    'k.',
-                    markersize=3)
+                for k, group in enumerate(names):
+                    members = [
+                        m for m in range(len(values))
+                        if not grouped or groups[m] == group
+                    ]
+                    ax.plot(
+                        [x + (k - (len(names) - 1) / 2) * width / 8] *
+                        len(members),
+                        [values[m] - reference[m] for m in members],
+                        'os^vDP'[k % 6],
+                        color='k',
+                        markersize=3,
+                        label=f'{group_name} {group}'
+                        if grouped and i == 0 and j == 0 else None)
         ax.axhline(0, color='k', linewidth=0.8)
         ax.set_xticks(range(len(metrics)), metrics)
         ax.set_ylabel(f'run minus {baseline} (points), same seed')
-        ax.set_title(f'{split} split, {len(base)} seeds', fontsize=9)
+        title = f'{split} split, {len(base)} seeds'
+        if grouped:
+            title += f' from {len(names)} {group_name}s (bars: over ' \
+                f'{group_name}s)'
+        ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, bbox_inches='tight')

@@ -20,3 +20,54 @@ def test_one_seed_and_bad_input():
     assert got['mean'] == 2.0 and got['se'] != got['se']  # NaN
     with pytest.raises(ValueError, match='equal length'):
         paired_difference([1.0, 2.0], [1.0])
+
+
+def test_grouped_difference_counts_groups():
+    """Within each group, the paired difference; over groups, the mean and
+    standard error of the groups' means (checked against statistics)."""
+    from coretune_mm.evaluation import grouped_difference
+    base = [90.0, 91.5, 89.0, 92.0, 90.5, 88.0]
+    variant = [91.0, 91.0, 90.5, 93.5, 92.0, 91.0]
+    groups = ['a', 'a', 'b', 'b', 'c', 'c']
+    got = grouped_difference(base, variant, groups)
+    means = [
+        statistics.mean([1.0, -0.5]),
+        statistics.mean([1.5, 1.5]),
+        statistics.mean([1.5, 3.0])
+    ]
+    assert list(got['groups']) == ['a', 'b', 'c']
+    assert got['groups']['b'] == paired_difference([89.0, 92.0], [90.5, 93.5])
+    assert got['n'] == 3
+    assert got['mean'] == pytest.approx(statistics.mean(means))
+    assert got['se'] == pytest.approx(statistics.stdev(means) / 3**0.5)
+    with pytest.raises(ValueError, match='one group per pair'):
+        grouped_difference(base, variant, groups[:-1])
+
+
+def test_table_and_plot_with_groups(tmp_path):
+    from coretune_mm.evaluation import paired_plot, paired_table
+    results = {
+        'ce': {
+            'test': [{
+                'top1': v
+            } for v in (70, 71, 72, 73)]
+        },
+        'core': {
+            'test': [{
+                'top1': v
+            } for v in (70, 72, 75, 77)]
+        }
+    }
+    table = paired_table(results, 'ce', 'test', ['top1'], [0, 0, 1, 1],
+                         'pre-training')
+    assert '| core minus ce, pre-training 0 | +0.50 +/- 0.50 |' in table
+    assert '| core minus ce, pre-training 1 | +3.50 +/- 0.50 |' in table
+    assert '| core minus ce, over pre-trainings | +2.00 +/- 1.50 |' in table
+    assert '4 paired seeds from 2 pre-trainings' in table
+    # one group: the plain table
+    assert 'over' not in paired_table(results, 'ce', 'test', ['top1'],
+                                      [0, 0, 0, 0])
+    path = tmp_path / 'plot.png'
+    paired_plot(results, 'ce', ['test'], ['top1'], str(path), [0, 0, 1, 1],
+                'pre-training')
+    assert path.stat().st_size > 0

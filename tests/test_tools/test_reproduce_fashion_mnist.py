@@ -88,3 +88,33 @@ def test_gray_to_rgb_transform():
     with pytest.raises(ValueError, match='GrayToRGB'):
         transform(dict(img=np.zeros((3, 4, 2), np.uint8)))
     assert torch.is_tensor(torch.from_numpy(out))
+
+
+def test_report_compares_within_each_pre_training(tmp_path, monkeypatch):
+    script = load_script()
+    pairs = [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+    def runs(values):
+        return {
+            split: [{
+                'accuracy/top1': v
+            } for v in values]
+            for split in ('val', 'test')
+        }
+
+    report = dict(
+        probe_top1={
+            0: 70.0,
+            1: 71.0
+        },
+        pairs=pairs,
+        fractions={
+            '1%':
+            dict(ce=runs([70, 71, 72, 73]), coretune=runs([70, 72, 75, 77]))
+        })
+    monkeypatch.chdir(tmp_path)
+    script.write_report(report, None)
+    text = (tmp_path / 'docs' / 'fashion_mnist.md').read_text()
+    assert 'coretune minus ce, pre-training 1 | +3.50 +/- 0.50' in text
+    assert 'coretune minus ce, over pre-trainings | +2.00 +/- 1.50' in text
+    assert (tmp_path / 'docs' / 'fashion_mnist_1pct.png').is_file()
