@@ -1,5 +1,11 @@
+import os.path as osp
+import subprocess
+import sys
+
 import pytest
 import torch
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 @pytest.fixture(autouse=True)
@@ -14,6 +20,22 @@ def _default_scope(request):
     scope = getattr(request.module, 'DEFAULT_SCOPE', 'mmpretrain')
     with DefaultScope.overwrite_default_scope(scope):
         yield
+
+
+@pytest.fixture()
+def run_tool():
+    """Run a script with this Python from the repository root; a failure
+    shows the end of its stderr."""
+
+    def run(*args: str, timeout: int = 900) -> None:
+        done = subprocess.run([sys.executable, *args],
+                              cwd=REPO,
+                              capture_output=True,
+                              text=True,
+                              timeout=timeout)
+        assert done.returncode == 0, done.stderr[-4000:]
+
+    return run
 
 
 def _register_test_hooks():

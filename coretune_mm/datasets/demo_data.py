@@ -38,8 +38,12 @@ def make_digits_folder(root: str,
                        limit: int = 0) -> str:
     """Write an image-folder dataset ``root/{train,val}/<digit>/<i>.png``.
 
-    Deterministic: every ``val_every``-th image goes to ``val``. Existing
-    files are kept, so repeated calls are cheap.
+    Deterministic and stratified by digit: of every ``val_every`` images of
+    a digit, the second goes to ``val``, so both splits hold every digit
+    that has at least two images (an image folder names its classes after
+    its subfolders: a digit missing from ``val`` would shift every later
+    label there). Existing files are kept, so repeated calls are cheap; a
+    folder written with another split is refused, not mixed.
 
     Args:
         root (str): Output folder.
@@ -55,9 +59,18 @@ def make_digits_folder(root: str,
     images, labels = load_digit_images(size)
     if limit:
         images, labels = images[:limit], labels[:limit]
+    seen = np.zeros(int(labels.max()) + 1, dtype=np.int64)
     for index, (image, label) in enumerate(zip(images, labels)):
-        split = 'val' if index % val_every == 0 else 'train'
-        path = osp.join(root, split, str(label), f'{index:04d}.png')
+        split = 'val' if seen[label] % val_every == 1 else 'train'
+        seen[label] += 1
+        name = osp.join(str(label), f'{index:04d}.png')
+        other = osp.join(root, 'train' if split == 'val' else 'val', name)
+        if osp.exists(other):
+            raise ValueError(
+                f'{root}: {other} belongs to the other split here (the '
+                'folder was written with another split or val_every); '
+                'remove the folder or choose another root')
+        path = osp.join(root, split, name)
         if osp.exists(path):
             continue
         os.makedirs(osp.dirname(path), exist_ok=True)

@@ -45,16 +45,21 @@ def test_test_refuses_a_missing_or_unreadable_checkpoint(
                 keep=str(outputs))
 
 
-def test_test_will_not_write_metrics_over_the_checkpoint(digits, tmp_path):
+def cls_checkpoint(path) -> str:
+    """The classification config's model, untrained, saved at ``path``."""
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(Config.fromfile(CLS_CONFIG).model)
+    torch.save(dict(state_dict=model.state_dict()), path)
+    return str(path)
+
+
+def test_test_will_not_write_metrics_over_the_checkpoint(digits, tmp_path):
     folder = tmp_path / 'ckpt'
     folder.mkdir()
-    checkpoint = str(folder / 'model.pth')
-    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    checkpoint = cls_checkpoint(folder / 'model.pth')
     refused([
         tool('test.py'), CLS_CONFIG, checkpoint, '--out', checkpoint,
         '--cfg-options', *cls_options(digits)
@@ -62,6 +67,19 @@ def test_test_will_not_write_metrics_over_the_checkpoint(digits, tmp_path):
             '--out:',
             'another file',
             keep=str(folder))
+
+
+def test_test_refuses_a_test_folder_missing_a_class(digits, tmp_path):
+    import shutil
+    root = tmp_path / 'digits'
+    shutil.copytree(digits, root)
+    shutil.rmtree(root / 'val' / '7')
+    checkpoint = cls_checkpoint(tmp_path / 'model.pth')
+    refused([
+        tool('test.py'), CLS_CONFIG, checkpoint, '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', *cls_options(str(root)),
+        'test_dataloader.num_workers=0'
+    ], 'test_dataloader.dataset', 'has 9 classes', 'num_classes=10')
 
 
 def test_test_refuses_test_time_augmentation_it_cannot_run(

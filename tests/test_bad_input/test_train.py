@@ -3,6 +3,7 @@ trains, with one line naming what is wrong, and leaves the work dir's
 earlier files alone."""
 import os
 import os.path as osp
+import shutil
 
 import numpy as np
 import pytest
@@ -67,6 +68,18 @@ def test_num_classes_disagrees_with_the_dataset(digits, voc, previous_run):
               seg_options(voc) + ['model.decode_head.num_classes=5']),
         'model.decode_head.num_classes=5',
         'has 21 classes',
+        keep=previous_run)
+
+
+def test_validation_folder_missing_a_class(digits, tmp_path, previous_run):
+    # an image folder names its classes after its subfolders: without val/7
+    # every later digit's label would shift by one there
+    root = copy_tree(digits, str(tmp_path / 'digits'))
+    shutil.rmtree(osp.join(root, 'val', '7'))
+    refused(
+        train(CLS_CONFIG, previous_run, cls_options(root)),
+        'val_dataloader.dataset',
+        'missing [\'7\']',
         keep=previous_run)
 
 

@@ -73,11 +73,36 @@ def test_voc_bad_arguments(tmp_path, kwargs, match):
 
 
 def test_folder_split(tmp_path):
-    make_digits_folder(str(tmp_path), size=16, val_every=5, limit=50)
+    make_digits_folder(str(tmp_path), size=16, val_every=5, limit=60)
     train = list(tmp_path.glob('train/*/*.png'))
     val = list(tmp_path.glob('val/*/*.png'))
-    assert len(train) == 40 and len(val) == 10
     _, labels = load_digit_images(16)
-    for path in val:
-        assert int(path.stem) % 5 == 0
+    labels = labels[:60]
+    # slow rule: an image is in val when it is the 2nd, 7th, ... of its digit
+    expected = {
+        index
+        for index in range(60)
+        if (labels[:index] == labels[index]).sum() % 5 == 1
+    }
+    assert {int(path.stem) for path in val} == expected
+    assert len(train) + len(val) == 60
+    for path in train + val:
         assert labels[int(path.stem)] == int(path.parent.name)
+    # every digit with two images or more is in both splits
+    digits = {str(d) for d in set(labels.tolist())}
+    assert {p.name for p in (tmp_path / 'train').iterdir()} == digits
+    assert {p.name
+            for p in (tmp_path / 'val').iterdir()} == {
+                str(d)
+                for d in set(labels.tolist()) if (labels == d).sum() >= 2
+            }
+
+
+def test_folder_written_with_another_split_is_refused(tmp_path):
+    make_digits_folder(str(tmp_path), size=16, val_every=5, limit=80)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*.png'))
+    with pytest.raises(ValueError, match='other split'):
+        make_digits_folder(str(tmp_path), size=16, val_every=3, limit=80)
+    # nothing was moved, removed or added
+    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*.png'))
+    assert after == before

@@ -1,18 +1,12 @@
 """End to end: tools/train.py then tools/test.py on a generated dataset."""
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
 from coretune_mm.datasets.demo_data import make_digits_folder
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def run_tool(*args):
-    subprocess.run([sys.executable, *args], cwd=REPO, check=True, timeout=600)
 
 
 @pytest.fixture(scope='module')
@@ -22,7 +16,7 @@ def digits(tmp_path_factory):
 
 
 @pytest.mark.parametrize('method', ['ce', 'coretune'])
-def test_train_then_test(method, digits, tmp_path):
+def test_train_then_test(method, digits, tmp_path, run_tool):
     config = osp.join(REPO, 'configs', 'demo',
                       f'resnet18_{method}_digits-folder.py')
     work_dir = str(tmp_path / 'work')

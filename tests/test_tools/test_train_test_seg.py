@@ -2,8 +2,6 @@
 import glob
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -12,10 +10,6 @@ from coretune_mm.datasets.demo_data import make_digits_voc
 
 DEFAULT_SCOPE = 'mmseg'
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def run_tool(*args):
-    subprocess.run([sys.executable, *args], cwd=REPO, check=True, timeout=900)
 
 
 @pytest.fixture(scope='module')
@@ -28,7 +22,7 @@ def voc(tmp_path_factory):
 
 
 @pytest.mark.parametrize('method', ['ce', 'coretune'])
-def test_train_then_test(method, voc, tmp_path):
+def test_train_then_test(method, voc, tmp_path, run_tool):
     config = osp.join(REPO, 'configs', 'demo',
                       f'deeplabv3_r50_{method}_digits-voc.py')
     work_dir = str(tmp_path / 'work')
