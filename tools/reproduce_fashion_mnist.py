@@ -371,6 +371,19 @@ def write_report(report: dict, args) -> None:
             lines.append(f'### {fraction} labels, {split} split\n\n' +
                          paired_table(results, 'ce', split, METRICS, groups,
                                       'pre-training'))
+        # the ablations and the departures from the reference decide the
+        # defaults: each against the shipped Core-tuning, same seeds
+        against = {
+            name: runs
+            for name, runs in results.items() if name != 'ce'
+        }
+        if 'coretune' in against and len(against) > 1:
+            for split in ('val', 'test'):
+                lines.append(
+                    f'### {fraction} labels, {split} split, against the '
+                    'default\n\n' +
+                    paired_table(against, 'coretune', split, METRICS, groups,
+                                 'pre-training'))
         paired_plot(results, 'ce', ['val', 'test'], METRICS,
                     f'docs/fashion_mnist_{fraction.rstrip("%")}pct.png',
                     groups, 'pre-training')

@@ -117,4 +117,16 @@ def test_report_compares_within_each_pre_training(tmp_path, monkeypatch):
     text = (tmp_path / 'docs' / 'fashion_mnist.md').read_text()
     assert 'coretune minus ce, pre-training 1 | +3.50 +/- 0.50' in text
     assert 'coretune minus ce, over pre-trainings | +2.00 +/- 1.50' in text
+    assert 'against the default' not in text  # nothing but CE to compare
     assert (tmp_path / 'docs' / 'fashion_mnist_1pct.png').is_file()
+    # a variant is also compared with the shipped Core-tuning, seed by seed
+    report['fractions']['1%']['no focal weight'] = runs([71, 71, 76, 75])
+    script.write_report(report, None)
+    text = (tmp_path / 'docs' / 'fashion_mnist.md').read_text()
+    assert '### 1% labels, test split, against the default' in text
+    # pre-training 0: (+1, -1) -> 0 +/- 1; pre-training 1: (+1, -2)
+    assert ('no focal weight minus coretune, pre-training 0 | +0.00 +/- 1.00'
+            in text)
+    assert ('no focal weight minus coretune, over pre-trainings | '
+            '-0.25 +/- 0.25' in text)
+    assert 'ce minus coretune' not in text
