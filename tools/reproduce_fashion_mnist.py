@@ -71,6 +71,8 @@ VARIANTS = {
     'no hard positives': ('coretune', [_HEAD + 'mixup.hard_positives=False']),
     'no hard negatives': ('coretune', [_HEAD + 'mixup.hard_negatives=False']),
     'no smooth classifier': ('coretune', [_HEAD + 'smooth_classifier=False']),
+    # the smooth classifier alone: mixed features and soft labels, eta = 0
+    'no contrast': ('coretune', [_HEAD + 'contrast_weight=0.0']),
 }
 METRICS = ['accuracy/top1']
 

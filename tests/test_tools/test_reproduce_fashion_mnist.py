@@ -130,3 +130,24 @@ def test_report_compares_within_each_pre_training(tmp_path, monkeypatch):
     assert ('no focal weight minus coretune, over pre-trainings | '
             '-0.25 +/- 0.25' in text)
     assert 'ce minus coretune' not in text
+
+
+@pytest.mark.parametrize('variant', [
+    "reference's pairing", 'no focal weight', 'no hard positives',
+    'no smooth classifier', 'no contrast'
+])
+def test_each_variant_builds_a_head_that_differs(variant):
+    """A variant's options are keys the head takes (an unknown key in a
+    Core-tuning option dict is refused at build) and change its config."""
+    from mmengine.config import Config, DictAction
+    from mmpretrain.registry import MODELS
+    script = load_script()
+    method, options = script.VARIANTS[variant]
+    cfg = Config.fromfile(osp.join(REPO, script.CONFIGS[method]))
+    default = cfg.model.head.to_dict()
+    cfg.merge_from_dict({
+        key: DictAction._parse_iterable(value)
+        for key, value in (option.split('=', 1) for option in options)
+    })
+    assert cfg.model.head.to_dict() != default
+    MODELS.build(cfg.model.head)
