@@ -71,8 +71,9 @@ VARIANTS = {
     'no hard positives': ('coretune', [_HEAD + 'mixup.hard_positives=False']),
     'no hard negatives': ('coretune', [_HEAD + 'mixup.hard_negatives=False']),
     'no smooth classifier': ('coretune', [_HEAD + 'smooth_classifier=False']),
-    # the smooth classifier alone: mixed features and soft labels, eta = 0
-    'no contrast': ('coretune', [_HEAD + 'contrast_weight=0.0']),
+    # the smooth classifier alone: the same mixed samples and soft labels,
+    # the contrastive gradient scaled by 1e-6 (eta = 0 would be plain CE)
+    'smooth classifier alone': ('coretune', [_HEAD + 'contrast_weight=1e-6']),
 }
 METRICS = ['accuracy/top1']
 

@@ -134,7 +134,7 @@ def test_report_compares_within_each_pre_training(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize('variant', [
     "reference's pairing", 'no focal weight', 'no hard positives',
-    'no smooth classifier', 'no contrast'
+    'no smooth classifier', 'smooth classifier alone'
 ])
 def test_each_variant_builds_a_head_that_differs(variant):
     """A variant's options are keys the head takes (an unknown key in a
