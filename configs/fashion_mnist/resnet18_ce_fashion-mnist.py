@@ -1,5 +1,7 @@
 # CE-tuning on Fashion-MNIST (70,000 real 28 x 28 images, 10 classes): the
-# CIFAR-10 CE recipe with a ResNet-18 from a MoCo-v2 checkpoint at 32 px.
+# CIFAR-10 CE recipe with the backbone of the MoCo-v2 pre-training
+# (configs/fashion_mnist/mocov2_resnet18-cifar-w16_8xb32-shufflebn_*.py:
+# ResNet-18, CIFAR stem, 16 base channels) at the images' own 28 px.
 # tools/reproduce_fashion_mnist.py writes the data (from Debian's
 # dataset-fashion-mnist), pre-trains the checkpoint, picks the labelled
 # subset and the validation split (the datasets' `indices`) and points
@@ -7,18 +9,25 @@
 _base_ = '../resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_cifar10.py'
 
 data_root = 'data/fashion_mnist'
-pretrained = 'work_dirs/fashion_mnist/mocov2/epoch_10.pth'
+pretrained = 'work_dirs/fashion_mnist/mocov2/epoch_45.pth'
+width = 16
 
 model = dict(
     backbone=dict(
-        depth=18, init_cfg=dict(checkpoint=pretrained, prefix='backbone.')),
-    head=dict(num_classes=10, in_channels=512))
+        _delete_=True,
+        type='ResNet_CIFAR',
+        depth=18,
+        stem_channels=width,
+        base_channels=width,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    head=dict(num_classes=10, in_channels=8 * width))
 
 train_pipeline = [
     dict(type='GrayToRGB'),
     dict(
         type='RandomResizedCrop',
-        scale=32,
+        scale=28,
         crop_ratio_range=(0.6, 1.0),
         backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -26,7 +35,6 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='GrayToRGB'),
-    dict(type='Resize', scale=(32, 32), backend='pillow'),
     dict(type='PackInputs'),
 ]
 # test_mode=False reads the 60,000 training images, True the 10,000 test
