@@ -6,7 +6,7 @@ from .contrastive import (check_focal_supcon_args, focal_supcon_loss,
                           positive_pair_mask)
 from .core_tuning import CoreTuning, CoreTuningOutput, find_core_tuning
 from .distributed import gather_across_ranks
-from .feature_stats import feature_space_stats
+from .feature_stats import feature_space_stats, grad_norm_ratio
 from .losses import class_frequencies, prior_correction, soft_cross_entropy
 from .mixup import (check_mixup_args, hard_pair_mixup, mine_hard_pairs,
                     to_soft_labels)
@@ -22,5 +22,5 @@ __all__ = [
     'hard_pair_mixup', 'mine_hard_pairs', 'to_soft_labels', 'sample_pixels',
     'ProjectionHead', 'sample_beta', 'sample_gamma', 'soft_cross_entropy',
     'prior_correction', 'class_frequencies', 'feature_space_stats',
-    'gather_across_ranks'
+    'grad_norm_ratio', 'gather_across_ranks'
 ]

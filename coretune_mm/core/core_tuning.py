@@ -30,7 +30,8 @@ class CoreTuningOutput(NamedTuple):
         targets (Tensor): (kN, C) float32 soft labels of ``samples``.
         num_original (int): N, the number of (gathered) originals.
         loss_contrast (Tensor): ``contrast_weight`` times the contrastive
-            loss of the projected samples (a DDP-safe zero when N < 2).
+            loss of the projected samples (a DDP-safe zero when N < 2 or
+            without a contrastive loss).
         stats (dict): detached scalars telling what the step did, for the
             log: ``classes`` (in the originals), ``lambda_hn`` /
             ``lambda_hp`` (mean mixing weights drawn) and what the
@@ -55,8 +56,10 @@ class CoreTuning(nn.Module):
 
     Args:
         in_channels (int): Feature dimension D.
-        contrast_loss (callable): ``(embeddings (M, d), soft labels (M, C))
-            -> scalar``, e.g. :class:`FocalSupConLoss`.
+        contrast_loss (callable, optional): ``(embeddings (M, d), soft
+            labels (M, C)) -> scalar``, e.g. :class:`FocalSupConLoss`. None
+            generates the samples without a contrastive term or projector
+            (for the smooth classifier alone, or plain feature mixup).
         contrast_weight (float): eta. Defaults to 0.1.
         mixup (dict, optional): Options of :func:`hard_pair_mixup`.
         projector (dict, optional): ``hidden_channels`` and ``out_channels``
@@ -67,8 +70,8 @@ class CoreTuning(nn.Module):
 
     def __init__(self,
                  in_channels: int,
-                 contrast_loss: Callable[[torch.Tensor, torch.Tensor],
-                                         torch.Tensor],
+                 contrast_loss: Optional[Callable[[torch.Tensor, torch.Tensor],
+                                                  torch.Tensor]],
                  contrast_weight: float = 0.1,
                  mixup: Optional[dict] = None,
                  projector: Optional[dict] = None,
@@ -89,6 +92,9 @@ class CoreTuning(nn.Module):
         self.contrast_weight = contrast_weight
         self.gather_across_ranks = gather_across_ranks
         self._stream: Optional[torch.Generator] = None
+        self.projector: Optional[ProjectionHead] = None
+        if contrast_loss is None:
+            return
         try:
             with self._own_rng():
                 self.projector = ProjectionHead(in_channels, **(projector
@@ -112,6 +118,8 @@ class CoreTuning(nn.Module):
     def reset_parameters(self) -> None:
         """PyTorch's default initialisation of the projector, drawn without
         touching the global generator."""
+        if self.projector is None:
+            return
         with self._own_rng():
             for module in self.projector.modules():
                 if isinstance(module, nn.Linear):
@@ -196,6 +204,9 @@ class CoreTuning(nn.Module):
             f'lambda_{kind}': lam.float().mean().detach()
             for kind, lam in weights.items()
         })
+        if self.projector is None:
+            return CoreTuningOutput(samples, targets, num,
+                                    self.zero_loss(features), stats)
         loss = self.contrast_loss(self.projector(samples), targets)
         stats.update(getattr(self.contrast_loss, 'stats', None) or {})
         return CoreTuningOutput(samples, targets, num,

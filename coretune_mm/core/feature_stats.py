@@ -1,10 +1,11 @@
-"""Feature-space diagnostics: class compactness and separation."""
+"""Feature-space diagnostics: class compactness and separation, and how
+strongly each loss pulls on the features."""
 from typing import Dict
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ['feature_space_stats']
+__all__ = ['feature_space_stats', 'grad_norm_ratio']
 
 
 def feature_space_stats(features: torch.Tensor,
@@ -48,3 +49,33 @@ def feature_space_stats(features: torch.Tensor,
         inter_mean=inter_mean,
         inter_min=between.min().item(),
         ratio=intra / max(inter_mean, 1e-12))
+
+
+def grad_norm_ratio(numerator: torch.Tensor, denominator: torch.Tensor,
+                    features: torch.Tensor) -> torch.Tensor:
+    """``||d numerator / d features|| / ||d denominator / d features||``.
+
+    How strongly one loss (e.g. the weighted contrastive loss) pulls on the
+    features compared with another (the classification loss): the Frobenius
+    norms of their gradients with respect to ``features``. The graph is kept
+    for the training backward pass; only the part between the losses and
+    ``features`` is traversed, not the backbone behind them.
+
+    Args:
+        numerator (Tensor): Scalar loss.
+        denominator (Tensor): Scalar loss.
+        features (Tensor): Tensor both losses depend on (requires grad).
+
+    Returns:
+        Tensor: detached float32 scalar; 0 when either gradient is zero
+        (finite for the log whatever the batch).
+    """
+    norms = []
+    for loss in (numerator, denominator):
+        (grad, ) = torch.autograd.grad(
+            loss, features, retain_graph=True, allow_unused=True)
+        norms.append(
+            features.new_zeros((
+            ), dtype=torch.float32) if grad is None else grad.float().norm())
+    ratio = norms[0] / norms[1].clamp_min(torch.finfo(torch.float32).tiny)
+    return torch.where(norms[1] > 0, ratio, torch.zeros_like(ratio)).detach()

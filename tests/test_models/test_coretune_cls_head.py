@@ -120,6 +120,63 @@ def test_without_smooth_classifier_fc_sees_originals_only():
                           F.cross_entropy(head.fc(feats), labels))
 
 
+def test_without_contrast_loss_the_smooth_classifier_alone():
+    head = build_head(contrast_loss=None, prior_correction=False)
+    assert head.core_tuning.projector is None
+    feats, labels, samples = batch()
+    state = head.core_tuning.get_stream_state()
+    losses = head.loss((feats, ), samples)
+    assert losses['loss_contrast'].item() == 0
+    head.core_tuning.set_stream_state(state)
+    shared, _ = head.core_tuning.generators(feats.device)
+    targets = F.one_hot(labels, NUM_CLASSES).float()
+    mixed, mixed_targets = hard_pair_mixup(feats, targets, generator=shared)
+    log_prob = F.log_softmax(head.fc(mixed), dim=1)
+    expected = -(mixed_targets * log_prob).sum(dim=1).mean()
+    assert torch.allclose(losses['loss_cls'], expected)
+
+
+def test_feature_mixup_options_mix_random_pairs_unclipped():
+    head = build_head(
+        contrast_loss=None,
+        prior_correction=False,
+        mixup=dict(partner='random', hn_lambda_min=0.0, hard_positives=False))
+    feats, labels, samples = batch(num=400)
+    state = head.core_tuning.get_stream_state()
+    losses = head.loss((feats, ), samples)
+    head.core_tuning.set_stream_state(state)
+    out = head.core_tuning(feats, F.one_hot(labels, NUM_CLASSES).float())
+    assert out.samples.size(0) == 2 * len(feats)  # originals + mixed
+    # unclipped Beta(1, 1) weights: mean 1/2, not the clipped 0.9
+    assert abs(out.stats['lambda_hn'].item() - 0.5) < 0.05
+    log_prob = F.log_softmax(head.fc(out.samples), dim=1)
+    expected = -(out.targets * log_prob).sum(dim=1).mean()
+    assert torch.allclose(losses['loss_cls'], expected)
+
+
+def test_grad_ratio_matches_separate_backward_passes():
+    head = build_head(contrast_weight=0.5, grad_ratio_interval=2)
+    feats, _, samples = batch()
+    state = head.core_tuning.get_stream_state()
+    losses = head.loss((feats, ), samples)
+    logged = losses['core_grad_ratio']
+    assert not logged.requires_grad
+    # the reference: each loss of the same step backpropagated alone
+    norms = []
+    for key in ('loss_contrast', 'loss_cls'):
+        head.core_tuning.set_stream_state(state)
+        x = feats.detach().clone().requires_grad_()
+        head.loss((x, ), samples)[key].backward()
+        norms.append(x.grad.norm())
+    assert logged.item() == pytest.approx(
+        (norms[0] / norms[1]).item(), rel=1e-5)
+    # every grad_ratio_interval steps, only in training
+    assert 'core_grad_ratio' not in head.loss((feats, ), samples)
+    assert 'core_grad_ratio' in head.loss((feats, ), samples)
+    with torch.no_grad():
+        assert 'core_grad_ratio' not in head.loss((feats, ), samples)
+
+
 def test_contrast_weight_zero_is_linear_cls_head():
     head = build_head(contrast_weight=0)
     assert head.core_tuning is None
@@ -199,6 +256,8 @@ def test_bf16_autocast_close_to_float32():
     (dict(projector=dict(out_channels=0)), 'out_channels'),
     (dict(smooth_classifier='no'), 'smooth_classifier'),
     (dict(prior_correction=None), 'prior_correction'),
+    (dict(grad_ratio_interval=-1), 'grad_ratio_interval'),
+    (dict(grad_ratio_interval=1.5), 'grad_ratio_interval'),
 ])
 def test_bad_config_fails_at_build(kwargs, name):
     with pytest.raises(ValueError, match=name):

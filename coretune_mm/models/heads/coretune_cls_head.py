@@ -7,7 +7,8 @@ from mmpretrain.models.heads import LinearClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from coretune_mm.core import CoreTuning, prior_correction, to_soft_labels
+from coretune_mm.core import (CoreTuning, grad_norm_ratio, prior_correction,
+                              to_soft_labels)
 from coretune_mm.models.losses import build_contrast_loss
 
 __all__ = ['CoreTuneClsHead']
@@ -32,6 +33,10 @@ class CoreTuneClsHead(LinearClsHead):
       contrastive loss of the projected originals and generated samples.
 
     Ablations: ``contrast_weight=0`` is plain CE (no mixup, no projector);
+    ``contrast_loss=None`` keeps the generated samples for the smooth
+    classifier without the contrastive term (with ``mixup=dict(
+    partner='random', hn_lambda_min=0.0, hard_positives=False)`` and
+    ``prior_correction=False`` that is plain feature mixup);
     ``mixup=dict(hard_negatives=False, hard_positives=False)`` with
     ``contrast_loss=dict(type='FocalSupConLoss', gamma=0,
     normalize='positives')`` is CE + SupCon; ``gamma=0`` removes the focal
@@ -43,8 +48,9 @@ class CoreTuneClsHead(LinearClsHead):
         in_channels (int): Feature dimension D.
         contrast_weight (float): eta, the weight of the contrastive loss.
             Defaults to 0.1.
-        contrast_loss (dict): Config of the contrastive loss. Defaults to
-            ``dict(type='FocalSupConLoss')``.
+        contrast_loss (dict, optional): Config of the contrastive loss; None
+            for no contrastive term (the smooth classifier alone). Defaults
+            to ``dict(type='FocalSupConLoss')``.
         mixup (dict, optional): Options of
             :func:`coretune_mm.core.hard_pair_mixup` (``alpha``,
             ``hn_lambda_min``, ``hp_lambda_min``, ``partner``,
@@ -57,6 +63,11 @@ class CoreTuneClsHead(LinearClsHead):
             to True.
         projector (dict, optional): ``hidden_channels`` (defaults to D) and
             ``out_channels`` (defaults to 256) of the projection head.
+        grad_ratio_interval (int): Every this many training steps, log
+            ``core_grad_ratio``: the norm of the contrastive loss's gradient
+            on this rank's features h over that of the classification loss
+            (two extra backward passes through the head only). 0 never.
+            Defaults to 0.
         gather_across_ranks (bool): Under distributed training, compute the
             Core-tuning losses on the batch of all ranks (gradients equal
             those of one process on it). No-op in a single process.
@@ -78,6 +89,7 @@ class CoreTuneClsHead(LinearClsHead):
                  smooth_classifier: bool = True,
                  prior_correction: bool = True,
                  projector: Optional[dict] = None,
+                 grad_ratio_interval: int = 0,
                  gather_across_ranks: bool = True,
                  loss: dict = dict(
                      type='CrossEntropyLoss', use_soft=True, loss_weight=1.0),
@@ -92,6 +104,10 @@ class CoreTuneClsHead(LinearClsHead):
                             ('gather_across_ranks', gather_across_ranks)):
             if not isinstance(value, bool):
                 raise ValueError(f'{name} must be a bool, got {value!r}')
+        if not (isinstance(grad_ratio_interval, int)
+                and grad_ratio_interval >= 0):
+            raise ValueError('grad_ratio_interval must be an int >= 0, got '
+                             f'{grad_ratio_interval!r}')
         try:
             super().__init__(
                 num_classes=num_classes,
@@ -103,13 +119,16 @@ class CoreTuneClsHead(LinearClsHead):
             raise TypeError(f'CoreTuneClsHead: {err}') from None
         self.smooth_classifier = smooth_classifier
         self.prior_correction = prior_correction
+        self.grad_ratio_interval = grad_ratio_interval
+        self._steps = 0
         # With eta = 0 the head is plain CE: no projector, so that DDP sees
         # no parameter without a gradient.
         self.core_tuning: Optional[CoreTuning] = None
         if contrast_weight > 0:
             self.core_tuning = CoreTuning(
                 in_channels,
-                build_contrast_loss(contrast_loss, MODELS),
+                None if contrast_loss is None else build_contrast_loss(
+                    contrast_loss, MODELS),
                 contrast_weight=contrast_weight,
                 mixup=mixup,
                 projector=projector,
@@ -127,6 +146,15 @@ class CoreTuneClsHead(LinearClsHead):
             self.core_tuning = core
         if core is not None:
             core.reset_parameters()
+
+    def _log_grad_ratio(self, features: torch.Tensor) -> bool:
+        """Whether this training step logs ``core_grad_ratio``."""
+        if not (self.grad_ratio_interval and self.core_tuning is not None
+                and self.core_tuning.projector is not None
+                and features.requires_grad and torch.is_grad_enabled()):
+            return False
+        self._steps += 1
+        return (self._steps - 1) % self.grad_ratio_interval == 0
 
     def _soft_targets(self, data_samples: List[DataSample]) -> torch.Tensor:
         """(N, C) targets from ``gt_score`` when present, else ``gt_label``."""
@@ -149,10 +177,11 @@ class CoreTuneClsHead(LinearClsHead):
             dict[str, Tensor]: ``loss_cls``, ``loss_contrast`` and the
             logged ``core_*`` diagnostics (when ``contrast_weight > 0``:
             classes in the batch, mean mixing weights, positives per
-            anchor, mean focal weight) and, with ``cal_acc``, the top-k
+            anchor, mean focal weight, and every ``grad_ratio_interval``
+            steps the gradient ratio) and, with ``cal_acc``, the top-k
             accuracy of the originals.
         """
-        features = self.pre_logits(feats)
+        features = h = self.pre_logits(feats)
         targets = self._soft_targets(data_samples).to(features.device)
         losses = dict()
         if self.core_tuning is None:
@@ -179,6 +208,9 @@ class CoreTuneClsHead(LinearClsHead):
             cls_score, cls_target = self.fc(features), targets
         losses['loss_cls'] = self.loss_module(
             cls_score, cls_target, avg_factor=cls_score.size(0), **kwargs)
+        if self._log_grad_ratio(h):
+            losses['core_grad_ratio'] = grad_norm_ratio(
+                losses['loss_contrast'], losses['loss_cls'], h)
         if self.cal_acc:
             acc = Accuracy.calculate(
                 cls_score[:num].detach(),
