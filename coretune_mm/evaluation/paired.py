@@ -3,7 +3,8 @@ import math
 from typing import Dict, Hashable, List, Optional, Sequence
 
 __all__ = [
-    'paired_difference', 'grouped_difference', 'paired_table', 'paired_plot'
+    'paired_difference', 'grouped_difference', 't_interval', 'paired_table',
+    'paired_plot'
 ]
 
 
@@ -35,14 +36,26 @@ def paired_difference(baseline: Sequence[float],
     return dict(mean=mean, se=math.sqrt(var / n), n=n)
 
 
+def t_interval(se: float, dof: float, level: float = 0.95) -> float:
+    """Half-width of a two-sided Student-t interval: ``t_{dof} * se``."""
+    if not (math.isfinite(se) and dof >= 1):
+        return float('nan')
+    from scipy.stats import t
+    return float(t.ppf(0.5 + level / 2, dof)) * se
+
+
 def grouped_difference(baseline: Sequence[float], variant: Sequence[float],
                        groups: Sequence[Hashable]) -> Dict:
     """Paired differences within each group (e.g. the pre-training
     checkpoint the seeds fine-tune from) and their mean over the groups.
 
-    Pairs of one group share more than their seed, so pooling them all
-    understates the uncertainty about another group: the summary counts
-    groups, not pairs.
+    Pairs of one group share more than their seed, so the spread of the
+    group means measures the uncertainty about another group; but with few
+    groups that spread can come out far below the noise of a single pair.
+    The standard error is therefore the larger of the two estimates, the
+    random-effects one with its between-group variance truncated at zero:
+    ``se = max(sd(group means) / sqrt(G), sqrt(s_w^2 / N))``, where ``s_w^2``
+    is the pooled within-group variance of the N pairs' differences.
 
     Args:
         baseline (Sequence[float]): The baseline's metric per pair.
@@ -51,33 +64,57 @@ def grouped_difference(baseline: Sequence[float], variant: Sequence[float],
 
     Returns:
         dict: ``groups`` (``{group: paired_difference(...)}`` in order of
-        appearance), ``mean`` (the mean of the groups' means), ``se`` (their
-        standard deviation / sqrt(number of groups); NaN for one group) and
-        ``n`` (the number of groups).
+        appearance), ``mean`` (the mean of the groups' means), ``se`` (the
+        larger estimate above; NaN when neither exists), ``se_between`` and
+        ``se_within`` (the two estimates), ``dof`` (degrees of freedom of
+        the one used), ``ci95`` (half-width of the 95 % t interval), ``n``
+        (the number of groups) and ``pairs`` (N).
     """
     if len(groups) != len(baseline):
         raise ValueError('grouped_difference: expected one group per pair, '
                          f'got {len(groups)} groups for {len(baseline)} '
                          'pairs')
     by_group = {}
+    residuals = []
     for group in dict.fromkeys(groups):
         members = [i for i, g in enumerate(groups) if g == group]
         by_group[group] = paired_difference([baseline[i] for i in members],
                                             [variant[i] for i in members])
+        residuals += [
+            variant[i] - baseline[i] - by_group[group]['mean'] for i in members
+        ]
     summary = paired_difference([0.0] * len(by_group),
                                 [d['mean'] for d in by_group.values()])
+    num_groups, pairs = len(by_group), len(baseline)
+    within_dof = pairs - num_groups
+    se_within = math.sqrt(sum(r * r for r in residuals) / within_dof /
+                          pairs) if within_dof > 0 else float('nan')
+    se_between = summary['se']
+    candidates = [(se, dof) for se, dof in ((se_between, num_groups - 1),
+                                            (se_within, within_dof))
+                  if math.isfinite(se)]
+    se, dof = max(candidates) if candidates else (float('nan'), 0)
     return dict(
         groups=by_group,
         mean=summary['mean'],
-        se=summary['se'],
-        n=summary['n'])
+        se=se,
+        se_between=se_between,
+        se_within=se_within,
+        dof=dof,
+        ci95=t_interval(se, dof),
+        n=num_groups,
+        pairs=pairs)
 
 
 Runs = Dict[str, Dict[str, List[Dict[str, float]]]]
 
 
 def _cell(diff: Dict[str, float]) -> str:
-    return f'{diff["mean"]:+.2f} +/- {diff["se"]:.2f}'
+    text = f'{diff["mean"]:+.2f} +/- {diff["se"]:.2f}'
+    if math.isfinite(diff.get('ci95', float('nan'))):
+        low, high = diff['mean'] - diff['ci95'], diff['mean'] + diff['ci95']
+        text += f' [{low:+.2f}, {high:+.2f}]'
+    return text
 
 
 def paired_table(results: Runs,
@@ -135,8 +172,10 @@ def paired_table(results: Runs,
                          ' | '.join(_cell(d) for d in diffs) + ' |')
     if grouped:
         note = (f'{len(base)} paired seeds from {len(set(groups))} '
-                f'{group_name}s, {split} split; the last row counts '
-                f'{group_name}s, not seeds')
+                f'{group_name}s, {split} split; the last row: mean over '
+                f'{group_name}s +/- the larger of the between-{group_name} '
+                'and within-' + group_name + ' standard errors '
+                '[95 % t interval]')
     else:
         note = f'{len(base)} paired seeds, {split} split'
     return '\n'.join(lines) + f'\n\n({note})'

@@ -44,6 +44,33 @@ def test_grouped_difference_counts_groups():
         grouped_difference(base, variant, groups[:-1])
 
 
+def test_grouped_se_never_below_the_within_group_noise():
+    """Close group means, noisy pairs: the standard error is the truncated
+    random-effects one, sqrt(max(MS_between, MS_within) / N) for a
+    balanced design (one-way ANOVA mean squares, computed here directly)."""
+    from coretune_mm.evaluation import grouped_difference
+    diffs = {
+        'a': [1.0, -1.0, 2.0],
+        'b': [0.0, 1.0, 0.5],
+        'c': [2.0, -1.0, 0.4]
+    }
+    groups = [g for g, ds in diffs.items() for _ in ds]
+    variant = [d for ds in diffs.values() for d in ds]
+    base = [0.0] * len(variant)
+    got = grouped_difference(base, variant, groups)
+    m, g = 3, 3
+    means = [statistics.mean(ds) for ds in diffs.values()]
+    ms_between = m * statistics.variance(means)
+    ms_within = statistics.mean(
+        statistics.variance(ds) for ds in diffs.values())
+    assert ms_within > ms_between  # the case the floor is for
+    assert got['se'] == pytest.approx((ms_within / (m * g))**0.5)
+    assert got['se_between'] == pytest.approx((ms_between / (m * g))**0.5)
+    assert got['dof'] == m * g - g
+    from scipy.stats import t
+    assert got['ci95'] == pytest.approx(t.ppf(0.975, 6) * got['se'])
+
+
 def test_table_and_plot_with_groups(tmp_path):
     from coretune_mm.evaluation import paired_plot, paired_table
     results = {
@@ -62,7 +89,9 @@ def test_table_and_plot_with_groups(tmp_path):
                          'pre-training')
     assert '| core minus ce, pre-training 0 | +0.50 +/- 0.50 |' in table
     assert '| core minus ce, pre-training 1 | +3.50 +/- 0.50 |' in table
-    assert '| core minus ce, over pre-trainings | +2.00 +/- 1.50 |' in table
+    # se: between pre-trainings (1.50, dof 1) beats within (0.35)
+    assert ('| core minus ce, over pre-trainings | +2.00 +/- 1.50 '
+            '[-17.06, +21.06] |') in table
     assert '4 paired seeds from 2 pre-trainings' in table
     # one group: the plain table
     assert 'over' not in paired_table(results, 'ce', 'test', ['top1'],
