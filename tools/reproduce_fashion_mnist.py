@@ -1,30 +1,43 @@
-"""Fashion-MNIST evidence: CE-tuning vs Core-tuning with paired seeds.
+"""Fashion-MNIST evidence: CE, feature mixup and Core-tuning, paired.
 
 1. Data: the four idx files of Debian's ``dataset-fashion-mnist`` (60,000
    training and 10,000 test images), un-gzipped into ``data/fashion_mnist``
    where MMPretrain's ``FashionMNIST`` reads them.
-2. Pre-training: MoCo-v2 (MMPretrain's implementation) of a ResNet-18 at
-   32 px on the training images, labels unused, once per pre-training seed;
-   cached in ``~/.cache/coretune_mm/fashion_mnist`` and reused. Its quality
-   is reported by a weighted 20-NN probe of the frozen backbone (10,000
-   training images as the memory, the 10,000 test images as queries).
+2. Pre-training: MoCo-v2 (MMPretrain's implementation) of a ResNet-18 with
+   the CIFAR stem on all 60,000 training images, labels unused
+   (``configs/fashion_mnist/mocov2_*.py``: Shuffle-BN by split batch norm,
+   EMA 0.99, warm-up, views augmented in batches), once per pre-training
+   seed; cached in ``~/.cache/coretune_mm/fashion_mnist`` (resumed from its
+   last epoch when interrupted) and reused. Each checkpoint's quality is a
+   weighted 20-NN probe of the frozen backbone: 10,000 training images as
+   the memory and 5,000 other training images as the queries (never the
+   test set), next to the same probe on the raw and the centred pixels.
 3. Fine-tuning: ``configs/fashion_mnist/resnet18_{ce,coretune}_*.py`` on a
    class-balanced labelled subset (1 % = 600 images; 10 %) with a disjoint
    class-balanced validation split of 5,000 training images (to choose on);
-   the 10,000 test images are reported on. The subset and the validation
-   split are fixed (split seed 0); the fine-tuning seed varies, the same for
-   CE and every variant, and each pre-training gets every seed.
-4. Report: paired differences (variant minus CE, same pre-training and
-   seed), mean +/- standard error, on validation and test, per pre-training
-   and, with several, over pre-trainings (the standard error then counts
-   checkpoints, not seeds), in ``docs/fashion_mnist.{md,json,png}``.
+   the 10,000 test images are reported on. Replicate r draws its subset and
+   validation split with seed r and fine-tunes with seed r, the same for
+   every variant, from every pre-training.
+4. Report: paired differences (same pre-training and replicate) against CE
+   and against plain feature mixup, on validation and test, per
+   pre-training and over pre-trainings (standard error: the larger of the
+   between- and within-pre-training estimates, with a 95 % t interval), in
+   ``docs/fashion_mnist.{md,json,png}``. Core-tuning's eta is chosen on
+   validation among the ``coretune eta *`` variants.
 
-``--quick`` (one pre-training, 3 seeds, 1 %, CE and Core-tuning)::
+The design (pre-training seeds, replicates, variants) is fixed below and
+printed with the expected wall time before anything runs; every run is
+cached per (fraction, pre-training, replicate, variant) and skipped when
+the script runs again, so the design completes over several invocations.
+
+Full design (about 2 hours per pre-training, 4-5 minutes per fine-tune)::
+
+    .venv/bin/python tools/reproduce_fashion_mnist.py --jobs 2
+
+``--quick`` (one short pre-training, 2 replicates, 1 %, CE and Core-tuning,
+under 45 minutes)::
 
     .venv/bin/python tools/reproduce_fashion_mnist.py --quick --jobs 2
-
-Finished runs are kept (``val.json`` / ``test.json`` in each work dir) and
-skipped when the script runs again.
 """
 import argparse
 import gzip
@@ -34,6 +47,7 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -47,34 +61,55 @@ FILES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
 CACHE = osp.join(
     os.environ.get('XDG_CACHE_HOME', osp.expanduser('~/.cache')),
     'coretune_mm', 'fashion_mnist')
-PRETRAIN_CONFIG = 'configs/fashion_mnist/mocov2_resnet18_fashion-mnist.py'
+PRETRAIN_CONFIG = (
+    'configs/fashion_mnist/'
+    'mocov2_resnet18-cifar-w16_8xb32-shufflebn_fashion-mnist.py')
 CONFIGS = dict(
     ce='configs/fashion_mnist/resnet18_ce_fashion-mnist.py',
     coretune='configs/fashion_mnist/resnet18_coretune_fashion-mnist.py')
 FRACTIONS = {'1%': 60, '10%': 600}  # labelled images per class
 VAL_PER_CLASS = 500
-_HEAD = 'model.head.'
-# Each variant spells out what it changes from the Core-tuning config.
+# the k-NN probe of a pre-training: memory and queries from the training
+# images (a fixed split of its own), never from the test images
+PROBE_MEMORY_PER_CLASS, PROBE_QUERIES_PER_CLASS, PROBE_SEED = 1000, 500, 1000
+# The design, fixed before any result: every variant on every
+# (pre-training, replicate); replicate r draws the labelled subset and the
+# validation split with seed r and fine-tunes with seed r.
+PRETRAIN_SEEDS = (0, 1)
+REPLICATES = (0, 1, 2, 3, 4)
+# what each variant changes in its config's head
+_FEATURE_MIXUP = dict(
+    contrast_loss=None,
+    prior_correction=False,
+    mixup=dict(partner='random', hn_lambda_min=0.0, hard_positives=False))
 VARIANTS = {
-    'ce': ('ce', []),
-    'coretune': ('coretune', []),
-    "reference's pairing": ('coretune', [
-        _HEAD + 'mixup.partner=random', _HEAD + 'mixup.hp_lambda_min=0.0',
-        _HEAD + 'contrast_loss.pair_label=exact'
-    ]),
-    'random partners': ('coretune', [_HEAD + 'mixup.partner=random']),
-    'hard positives unclipped':
-    ('coretune', [_HEAD + 'mixup.hp_lambda_min=0.0']),
-    'exact pair labels':
-    ('coretune', [_HEAD + 'contrast_loss.pair_label=exact']),
-    'no focal weight': ('coretune', [_HEAD + 'contrast_loss.gamma=0.0']),
-    'no hard positives': ('coretune', [_HEAD + 'mixup.hard_positives=False']),
-    'no hard negatives': ('coretune', [_HEAD + 'mixup.hard_negatives=False']),
-    'no smooth classifier': ('coretune', [_HEAD + 'smooth_classifier=False']),
-    # the smooth classifier alone: the same mixed samples and soft labels,
-    # the contrastive gradient scaled by 1e-6 (eta = 0 would be plain CE)
-    'smooth classifier alone': ('coretune', [_HEAD + 'contrast_weight=1e-6']),
+    'ce': ('ce', {}),
+    # plain feature mixup: random partners, lambda ~ Beta(1, 1) unclipped,
+    # the labels mixed alike, no hard positives, no contrast
+    'feature mixup': ('coretune', _FEATURE_MIXUP),
+    'coretune eta 0.1': ('coretune', dict(contrast_weight=0.1)),
+    'coretune eta 1': ('coretune', dict(contrast_weight=1.0)),
+    'coretune eta 10': ('coretune', dict(contrast_weight=10.0)),
+    # the same generated samples and soft labels, no contrastive term
+    'smooth classifier alone': ('coretune', dict(contrast_loss=None)),
+    'no smooth classifier': ('coretune', dict(smooth_classifier=False)),
+    "reference's pairing":
+    ('coretune',
+     dict(
+         mixup=dict(partner='random', hp_lambda_min=0.0),
+         contrast_loss=dict(pair_label='exact'))),
 }
+ETA_VARIANTS = [v for v in VARIANTS if v.startswith('coretune eta')]
+QUICK = dict(
+    pretrain_seeds=[0],
+    replicates=[0, 1],
+    fractions=['1%'],
+    variants=['ce', 'coretune eta 0.1'],
+    pretrain_epochs=3)
+# wall time on 2 cores (2 jobs of one thread for the fine-tunes), for the
+# estimate printed before a run
+PRETRAIN_MINUTES_PER_EPOCH = 2.3
+FINETUNE_MINUTES = {'1%': 4.5, '10%': 20.0}
 METRICS = ['accuracy/top1']
 
 
@@ -140,57 +175,163 @@ def balanced_split(labels: np.ndarray,
     return sorted(train), sorted(val)
 
 
-def pretrain(seed: int, epochs: int, subset: int, cache: str) -> str:
-    work_dir = osp.join(cache, f'mocov2_e{epochs}_n{subset}_seed{seed}')
+def pretrain(seed: int,
+             cache: str,
+             epochs: Optional[int] = None,
+             cfg_options: Sequence[str] = ()) -> str:
+    """The MoCo-v2 checkpoint of ``seed``: trained once, cached, resumed
+    from its last saved epoch after an interruption.
+
+    Args:
+        seed (int): Pre-training seed.
+        cache (str): Folder of the cached pre-trainings.
+        epochs (int, optional): Epochs; defaults to the config's.
+        cfg_options (Sequence[str]): Further ``--cfg-options`` (the tests'
+            tiny runs).
+
+    Returns:
+        str: the path of the last epoch's checkpoint.
+    """
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, PRETRAIN_CONFIG))
+    epochs = epochs or cfg.train_cfg.max_epochs
+    name = osp.splitext(osp.basename(PRETRAIN_CONFIG))[0]
+    work_dir = osp.join(cache, f'{name}_e{epochs}_seed{seed}')
     checkpoint = osp.join(work_dir, f'epoch_{epochs}.pth')
-    if not osp.isfile(checkpoint):
-        run('tools/train.py', PRETRAIN_CONFIG, '--work-dir', work_dir,
-            '--cfg-options', f'randomness.seed={seed}',
-            f'train_dataloader.dataset.data_root={osp.join(REPO, DATA)}',
-            f'train_dataloader.dataset.indices={subset}',
-            f'train_cfg.max_epochs={epochs}',
-            f'param_scheduler.0.T_max={epochs}',
-            f'param_scheduler.0.end={epochs}',
-            f'default_hooks.checkpoint.interval={epochs}')
+    if osp.isfile(checkpoint):
+        return checkpoint
+    options = [
+        f'randomness.seed={seed}',
+        f'train_dataloader.dataset.data_root={osp.join(REPO, DATA)}',
+        f'train_cfg.max_epochs={epochs}', f'param_scheduler.1.T_max='
+        f'{epochs - 1}', f'param_scheduler.1.end={epochs}', *cfg_options
+    ]
+    resume = ['--resume'] if osp.isfile(osp.join(work_dir,
+                                                 'last_checkpoint')) else []
+    run('tools/train.py', PRETRAIN_CONFIG, '--work-dir', work_dir, *resume,
+        '--cfg-options', *options)
     return checkpoint
 
 
-def knn_probe(checkpoint: str, root: str, memory: int = 10000) -> float:
-    """Weighted 20-NN top-1 (%) of the frozen pre-trained backbone."""
+def probe_split(labels: np.ndarray) -> Tuple[List[int], List[int]]:
+    """The k-NN probe's memory and queries: disjoint, class-balanced
+    training images (a split of their own, seed ``PROBE_SEED``)."""
+    return balanced_split(labels, PROBE_MEMORY_PER_CLASS,
+                          PROBE_QUERIES_PER_CLASS, PROBE_SEED)
+
+
+def backbone_features(checkpoint: str,
+                      images: np.ndarray,
+                      batch: int = 500) -> 'torch.Tensor':  # noqa: F821
+    """Globally pooled last-stage features of the frozen pre-trained
+    backbone (the fine-tuning configs' backbone and normalisation) for
+    (N, 28, 28) uint8 images."""
     import torch
-    import torch.nn.functional as F
+    from mmengine.config import Config
     from mmpretrain.registry import MODELS
 
     import coretune_mm  # noqa: F401
-    from coretune_mm.evaluation import knn_accuracy
+    cfg = Config.fromfile(osp.join(REPO, CONFIGS['ce']))
+    backbone_cfg = cfg.model.backbone.to_dict()
+    backbone_cfg.pop('init_cfg', None)
+    backbone = MODELS.build(backbone_cfg)
     state = torch.load(checkpoint, map_location='cpu')['state_dict']
-    backbone = MODELS.build(dict(type='ResNet', depth=18))
     backbone.load_state_dict({
         k[len('backbone.'):]: v
         for k, v in state.items() if k.startswith('backbone.')
     })
     backbone.eval()
-    mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
-    std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+    preprocess = cfg.data_preprocessor
+    mean = torch.tensor(preprocess.mean).view(1, 3, 1, 1)
+    std = torch.tensor(preprocess.std).view(1, 3, 1, 1)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch):
+            x = torch.from_numpy(images[start:start + batch].copy()).float()
+            x = x[:, None].expand(-1, 3, -1, -1)
+            out.append(backbone((x - mean) / std)[-1].mean(dim=(2, 3)))
+    return torch.cat(out)
 
-    def features(images: np.ndarray) -> torch.Tensor:
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(images), 500):
-                x = torch.from_numpy(images[start:start + 500].copy())
-                x = x.float()[:, None].expand(-1, 3, -1, -1)
-                x = F.interpolate(
-                    x, size=32, mode='bilinear', align_corners=False)
-                out.append(backbone((x - mean) / std)[-1].mean(dim=(2, 3)))
-        return torch.cat(out)
 
-    train_images = read_idx(osp.join(root, FILES[0]))[:memory]
-    train_labels = read_idx(osp.join(root, FILES[1]))[:memory]
-    test_images = read_idx(osp.join(root, FILES[2]))
-    test_labels = read_idx(osp.join(root, FILES[3]))
-    return knn_accuracy(
-        features(train_images), torch.from_numpy(train_labels.copy()),
-        features(test_images), torch.from_numpy(test_labels.copy()))
+def knn_probe(checkpoint: Optional[str],
+              root: str,
+              centred: bool = False) -> float:
+    """Weighted 20-NN top-1 (%) on the probe split: of the frozen backbone
+    of ``checkpoint``, or of the raw pixels when None (``centred``: minus
+    the memory's mean image)."""
+    import torch
+
+    from coretune_mm.evaluation import knn_accuracy
+    images = read_idx(osp.join(root, FILES[0]))
+    labels = read_idx(osp.join(root, FILES[1]))
+    memory, queries = probe_split(labels)
+    chosen = memory + queries
+    if checkpoint is None:
+        features = torch.from_numpy(images[chosen].reshape(len(chosen),
+                                                           -1)).float()
+        if centred:
+            features = features - features[:len(memory)].mean(dim=0)
+    else:
+        features = backbone_features(checkpoint, images[chosen])
+    targets = torch.from_numpy(labels[chosen].astype(np.int64))
+    num = len(memory)
+    return knn_accuracy(features[:num], targets[:num], features[num:],
+                        targets[num:])
+
+
+def slug(name: str) -> str:
+    """A folder name for a variant."""
+    return name.replace(' ', '_').replace("'", '').replace('.', 'p')
+
+
+def write_configs(work_dir: str, variant: str, checkpoint: str,
+                  train_idx: Sequence[int], val_idx: Sequence[int], seed: int,
+                  epochs: Optional[int]) -> Tuple[str, str]:
+    """The run's training config (its test split: the test images) and its
+    validation config (the same with the validation split as test split),
+    written with MMEngine's ``Config.dump``."""
+    from mmengine.config import Config
+    method, head = VARIANTS[variant]
+    root = osp.join(REPO, DATA)
+    overrides = dict(
+        _base_=osp.join(REPO, CONFIGS[method]),
+        model=dict(
+            backbone=dict(init_cfg=dict(checkpoint=checkpoint)), head=head),
+        train_dataloader=dict(
+            dataset=dict(data_root=root, indices=list(train_idx))),
+        val_dataloader=dict(
+            dataset=dict(data_root=root, indices=list(val_idx))),
+        test_dataloader=dict(dataset=dict(data_root=root)),
+        randomness=dict(seed=seed))
+    if epochs:
+        overrides.update(
+            train_cfg=dict(max_epochs=epochs, val_interval=epochs),
+            param_scheduler=dict(T_max=epochs),
+            default_hooks=dict(checkpoint=dict(interval=epochs)))
+    os.makedirs(work_dir, exist_ok=True)
+    config = osp.join(work_dir, 'finetune_config.py')
+    Config(overrides).dump(config)
+    val_cfg = Config.fromfile(config)
+    val_cfg.test_dataloader = val_cfg.val_dataloader
+    val_cfg.test_evaluator = val_cfg.val_evaluator
+    val_config = osp.join(work_dir, 'val_config.py')
+    val_cfg.dump(val_config)
+    return config, val_config
+
+
+def grad_ratios(work_dir: str) -> List[float]:
+    """The ``core_grad_ratio`` values a run logged, in order."""
+    values = []
+    for folder in sorted(os.listdir(work_dir)):
+        scalars = osp.join(work_dir, folder, 'vis_data', 'scalars.json')
+        if not osp.isfile(scalars):
+            continue
+        with open(scalars) as f:
+            for line in f:
+                entry = json.loads(line)
+                if 'core_grad_ratio' in entry:
+                    values.append(float(entry['core_grad_ratio']))
+    return values
 
 
 def finetune(variant: str,
@@ -202,42 +343,15 @@ def finetune(variant: str,
              threads: Optional[int],
              epochs: Optional[int] = None) -> Dict[str, Dict[str, float]]:
     """Train one variant once; evaluate on the validation split and the
-    test images. Returns ``{'val': metrics, 'test': metrics}``."""
-    method, options = VARIANTS[variant]
-    os.makedirs(work_dir, exist_ok=True)
+    test images. Returns ``{'val': metrics, 'test': metrics}`` and, when
+    logged, ``grad_ratio`` (first and mean of ``core_grad_ratio``)."""
+    last_file = osp.join(work_dir, 'last_checkpoint')
     config = osp.join(work_dir, 'finetune_config.py')
     val_config = osp.join(work_dir, 'val_config.py')
-    root = osp.join(REPO, DATA)
-    with open(config, 'w') as f:
-        f.write(f"_base_ = '{osp.join(REPO, CONFIGS[method])}'\n"
-                f"model = dict(backbone=dict(init_cfg=dict(checkpoint="
-                f"'{checkpoint}')))\n"
-                f"train_dataloader = dict(dataset=dict(data_root='{root}', "
-                f'indices={list(train_idx)}))\n'
-                f"val_dataloader = dict(dataset=dict(data_root='{root}', "
-                f'indices={list(val_idx)}))\n'
-                f"test_dataloader = dict(dataset=dict(data_root='{root}'))\n")
-    with open(val_config, 'w') as f:
-        f.write("_base_ = './finetune_config.py'\n"
-                'test_dataloader = {{_base_.val_dataloader}}\n'
-                'test_evaluator = {{_base_.val_evaluator}}\n')
-    options = [f'randomness.seed={seed}'] + list(options)
-    if epochs:
-        options += [
-            f'train_cfg.max_epochs={epochs}',
-            f'train_cfg.val_interval={epochs}',
-            f'param_scheduler.T_max={epochs}',
-            f'default_hooks.checkpoint.interval={epochs}'
-        ]
-    last_file = osp.join(work_dir, 'last_checkpoint')
     if not osp.isfile(last_file):
-        run('tools/train.py',
-            config,
-            '--work-dir',
-            work_dir,
-            '--cfg-options',
-            *options,
-            threads=threads)
+        config, val_config = write_configs(work_dir, variant, checkpoint,
+                                           train_idx, val_idx, seed, epochs)
+        run('tools/train.py', config, '--work-dir', work_dir, threads=threads)
     with open(last_file) as f:
         last = f.read().strip()
     results = {}
@@ -253,31 +367,41 @@ def finetune(variant: str,
                 'metrics',
                 '--out',
                 out,
-                '--cfg-options',
-                *options,
                 threads=threads)
         with open(out) as f:
             results[split] = json.load(f)
+    ratios = grad_ratios(work_dir)
+    if ratios:
+        results['grad_ratio'] = dict(
+            first=ratios[0], mean=float(np.mean(ratios)))
     return results
 
 
-def main() -> None:
+def expected_minutes(args, checkpoints_done: Dict[int, bool],
+                     runs_left: Dict[str, int]) -> float:
+    """Wall time left, from the per-epoch and per-run figures above."""
+    pretrain = sum(not done for done in checkpoints_done.values()) * \
+        args.pretrain_epochs * PRETRAIN_MINUTES_PER_EPOCH
+    finetunes = sum(FINETUNE_MINUTES[fraction] * left
+                    for fraction, left in runs_left.items())
+    return pretrain + finetunes / args.jobs
+
+
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         '--quick',
         action='store_true',
-        help='one pre-training, 3 seeds, 1 %%, CE and '
+        help='one short pre-training, 2 replicates, 1 %%, CE and '
         'Core-tuning')
     parser.add_argument(
-        '--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+        '--replicates', type=int, nargs='+', default=list(REPLICATES))
     parser.add_argument(
-        '--pretrain-seeds', type=int, nargs='+', default=[0, 1])
-    parser.add_argument('--pretrain-epochs', type=int, default=10)
+        '--pretrain-seeds', type=int, nargs='+', default=list(PRETRAIN_SEEDS))
     parser.add_argument(
-        '--pretrain-subset',
+        '--pretrain-epochs',
         type=int,
-        default=20000,
-        help='first N training images used by MoCo-v2')
+        help="pre-training epochs (default: the config's)")
     parser.add_argument(
         '--fractions',
         nargs='+',
@@ -299,100 +423,187 @@ def main() -> None:
         type=int,
         help="fine-tuning epochs (default: the config's)")
     parser.add_argument('--jobs', type=int, default=1)
-    args = parser.parse_args()
+    parser.add_argument(
+        '--plan',
+        action='store_true',
+        help='print the design and the expected wall time, run nothing')
+    args = parser.parse_args(argv)
     if args.quick:
-        args.seeds, args.pretrain_seeds = args.seeds[:3], \
-            args.pretrain_seeds[:1]
-        args.fractions, args.variants = ['1%'], ['ce', 'coretune']
+        for key, value in QUICK.items():
+            setattr(args, key, value)
+    if args.pretrain_epochs is None:
+        from mmengine.config import Config
+        args.pretrain_epochs = Config.fromfile(
+            osp.join(REPO, PRETRAIN_CONFIG)).train_cfg.max_epochs
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
     os.chdir(REPO)
     root = prepare_data(args.source, DATA)
     labels = read_idx(osp.join(root, FILES[1]))
-
-    checkpoints, probes = {}, {}
-    for seed in args.pretrain_seeds:
-        checkpoints[seed] = pretrain(seed, args.pretrain_epochs,
-                                     args.pretrain_subset, args.cache)
-        probes[seed] = knn_probe(checkpoints[seed], root)
-        print(
-            f'pre-training seed {seed}: 20-NN top-1 {probes[seed]:.2f}',
-            flush=True)
-
     variants = ['ce'] + [v for v in args.variants if v != 'ce']
+    pairs = [(p, r) for p in args.pretrain_seeds for r in args.replicates]
+
+    def run_dir(fraction: str, pre: int, rep: int, variant: str) -> str:
+        return osp.join(args.work_dir,
+                        fraction.rstrip('%') + 'pct', f'pretrain{pre}',
+                        f'rep{rep}', slug(variant))
+
+    name = osp.splitext(osp.basename(PRETRAIN_CONFIG))[0]
+    done = {
+        seed:
+        osp.isfile(
+            osp.join(args.cache, f'{name}_e{args.pretrain_epochs}_seed{seed}',
+                     f'epoch_{args.pretrain_epochs}.pth'))
+        for seed in args.pretrain_seeds
+    }
+    left = {
+        fraction:
+        sum(not osp.isfile(osp.join(run_dir(fraction, p, r, v), 'test.json'))
+            for p, r in pairs for v in variants)
+        for fraction in args.fractions
+    }
+    print(
+        f'design: pre-trainings {args.pretrain_seeds} '
+        f'({args.pretrain_epochs} epochs), replicates {args.replicates}, '
+        f'fractions {args.fractions}, variants {variants}; left: '
+        f'{sum(not d for d in done.values())} pre-trainings, '
+        f'{sum(left.values())} fine-tunes; expected wall time about '
+        f'{expected_minutes(args, done, left):.0f} minutes',
+        flush=True)
+    if args.plan:
+        return
+
+    probes = dict(
+        pixels=knn_probe(None, root),
+        centred_pixels=knn_probe(None, root, centred=True))
+    checkpoints = {}
+    for seed in args.pretrain_seeds:
+        start = time.time()
+        checkpoints[seed] = pretrain(seed, args.cache, args.pretrain_epochs)
+        if not done[seed]:
+            print(
+                f'pre-training {seed}: {(time.time() - start) / 60:.1f} '
+                'minutes',
+                flush=True)
+        probes[f'pretrain{seed}'] = knn_probe(checkpoints[seed], root)
+    print(
+        '20-NN probe (top-1 %, training-image queries): ' +
+        ', '.join(f'{k}: {v:.2f}' for k, v in probes.items()),
+        flush=True)
+
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    pairs = [(p, s) for p in args.pretrain_seeds for s in args.seeds]
-    # (pre-training seed, fine-tuning seed) of each entry of the lists below
-    report = dict(probe_top1=probes, pairs=pairs, fractions={})
+    report = dict(
+        probe_top1=probes,
+        pairs=pairs,
+        pretrain_epochs=args.pretrain_epochs,
+        fractions={})
     for fraction in args.fractions:
-        train_idx, val_idx = balanced_split(labels, FRACTIONS[fraction],
-                                            VAL_PER_CLASS)
-        tasks = [(v, p, s) for p, s in pairs for v in variants]
+        splits = {
+            rep: balanced_split(labels, FRACTIONS[fraction], VAL_PER_CLASS,
+                                rep)
+            for rep in args.replicates
+        }
+        tasks = [(v, p, r) for p, r in pairs for v in variants]
 
         def one(task):
-            variant, pre, seed = task
-            work_dir = osp.join(args.work_dir,
-                                fraction.rstrip('%') + 'pct', f'pretrain{pre}',
-                                variant.replace(' ', '_').replace("'", ''),
-                                f'seed{seed}')
-            return task, finetune(variant, checkpoints[pre], work_dir,
-                                  train_idx, val_idx, seed, threads,
-                                  args.epochs)
+            variant, pre, rep = task
+            train_idx, val_idx = splits[rep]
+            return task, finetune(variant, checkpoints[pre],
+                                  run_dir(fraction, pre, rep,
+                                          variant), train_idx, val_idx, rep,
+                                  threads, args.epochs)
 
-        done = {}
+        results = {}
         with ThreadPoolExecutor(args.jobs) as pool:
-            for (variant, pre, seed), metrics in pool.map(one, tasks):
+            for (variant, pre, rep), metrics in pool.map(one, tasks):
                 print(
-                    f'{fraction}, {variant}, pre-training {pre}, seed '
-                    f'{seed}: test top-1 '
-                    f'{metrics["test"]["accuracy/top1"]:.2f}',
+                    f'{fraction}, {variant}, pre-training {pre}, replicate '
+                    f'{rep}: val top-1 {metrics["val"]["accuracy/top1"]:.2f}'
+                    f', test top-1 {metrics["test"]["accuracy/top1"]:.2f}',
                     flush=True)
-                done[variant, pre, seed] = metrics
+                results[variant, pre, rep] = metrics
         report['fractions'][fraction] = {
             v: {
-                split: [done[v, p, s][split] for p, s in pairs]
-                for split in ('val', 'test')
+                key: [results[v, p, r].get(key) for p, r in pairs]
+                for key in ('val', 'test', 'grad_ratio')
             }
             for v in variants
         }
-    write_report(report, args)
+    write_report(report)
 
 
-def write_report(report: dict, args) -> None:
+def choose_eta(results: dict) -> Optional[str]:
+    """The Core-tuning variant with the best mean validation top-1 among
+    those that differ only in eta (None when none ran)."""
+    candidates = [v for v in ETA_VARIANTS if v in results]
+    if not candidates:
+        return None
+    return max(
+        candidates,
+        key=lambda v: np.mean([r['accuracy/top1'] for r in results[v]['val']]))
+
+
+def write_report(report: dict, out_dir: str = 'docs') -> None:
+    """``fashion_mnist.{md,json}`` and a plot per fraction in ``out_dir``:
+    every variant against CE and against feature mixup, and the ablations
+    against the chosen Core-tuning, same pre-training and replicate."""
     from coretune_mm.evaluation import paired_plot, paired_table
-    os.makedirs('docs', exist_ok=True)
-    with open('docs/fashion_mnist.json', 'w') as f:
+    os.makedirs(out_dir, exist_ok=True)
+    with open(osp.join(out_dir, 'fashion_mnist.json'), 'w') as f:
         json.dump(report, f, indent=2)
+    probes = report['probe_top1']
     lines = [
-        'k-NN probe of the pre-trained backbones (20-NN top-1, %): ' +
-        ', '.join(f'seed {s}: {a:.2f}'
-                  for s, a in report['probe_top1'].items())
+        '20-NN probe (top-1 %; 10,000 training images as memory, 5,000 '
+        'other training images as queries): ' +
+        ', '.join(f'{k}: {v:.2f}' for k, v in probes.items())
     ]
-    # seeds fine-tuned from one checkpoint are compared within it, and the
-    # summary counts checkpoints
+    # replicates fine-tuned from one checkpoint are compared within it
     groups = [pre for pre, _ in report['pairs']]
     for fraction, results in report['fractions'].items():
-        for split in ('val', 'test'):
-            lines.append(f'### {fraction} labels, {split} split\n\n' +
-                         paired_table(results, 'ce', split, METRICS, groups,
-                                      'pre-training'))
-        # the ablations and the departures from the reference decide the
-        # defaults: each against the shipped Core-tuning, same seeds
-        against = {
-            name: runs
-            for name, runs in results.items() if name != 'ce'
+        results = {
+            name: {
+                s: runs[s]
+                for s in ('val', 'test')
+            }
+            for name, runs in results.items()
         }
-        if 'coretune' in against and len(against) > 1:
+        chosen = choose_eta(report['fractions'][fraction])
+        if chosen:
+            lines.append(f'### {fraction} labels: eta chosen on validation: '
+                         f'{chosen}')
+            ratios = [
+                r['mean'] for r in report['fractions'][fraction][chosen].get(
+                    'grad_ratio', []) if r
+            ]
+            if ratios:
+                lines.append('mean contrastive / classification gradient '
+                             f'ratio on the features: {np.mean(ratios):.3f}')
+        baselines = [b for b in ('ce', 'feature mixup', chosen) if b]
+        for baseline in baselines:
+            if baseline not in results or len(results) < 2:
+                continue
+            against = {
+                name: runs
+                for name, runs in results.items()
+                if name != 'ce' or baseline == 'ce'
+            }
+            if len(against) < 2:
+                continue
             for split in ('val', 'test'):
-                lines.append(
-                    f'### {fraction} labels, {split} split, against the '
-                    'default\n\n' +
-                    paired_table(against, 'coretune', split, METRICS, groups,
-                                 'pre-training'))
-        paired_plot(results, 'ce', ['val', 'test'], METRICS,
-                    f'docs/fashion_mnist_{fraction.rstrip("%")}pct.png',
-                    groups, 'pre-training')
+                lines.append(f'### {fraction} labels, {split} split, against '
+                             f'{baseline}\n\n' +
+                             paired_table(against, baseline, split, METRICS,
+                                          groups, 'pre-training'))
+        paired_plot(
+            results, 'ce', ['val', 'test'], METRICS,
+            osp.join(out_dir, f'fashion_mnist_{fraction.rstrip("%")}pct.png'),
+            groups, 'pre-training')
     text = '\n\n'.join(lines)
     print(text)
-    with open('docs/fashion_mnist.md', 'w') as f:
+    with open(osp.join(out_dir, 'fashion_mnist.md'), 'w') as f:
         f.write(text + '\n')
 
 

@@ -90,64 +90,164 @@ def test_gray_to_rgb_transform():
     assert torch.is_tensor(torch.from_numpy(out))
 
 
-def test_report_compares_within_each_pre_training(tmp_path, monkeypatch):
+def _runs(values, ratio=None):
+    runs = {
+        split: [{
+            'accuracy/top1': v
+        } for v in values]
+        for split in ('val', 'test')
+    }
+    runs['grad_ratio'] = [
+        None if ratio is None else dict(first=ratio, mean=ratio)
+        for _ in values
+    ]
+    return runs
+
+
+def test_report_compares_with_ce_and_feature_mixup(tmp_path):
     script = load_script()
-    pairs = [(0, 0), (0, 1), (1, 0), (1, 1)]
-
-    def runs(values):
-        return {
-            split: [{
-                'accuracy/top1': v
-            } for v in values]
-            for split in ('val', 'test')
-        }
-
     report = dict(
-        probe_top1={
-            0: 70.0,
-            1: 71.0
-        },
-        pairs=pairs,
+        probe_top1=dict(pixels=80.0, centred_pixels=82.0, pretrain0=88.0),
+        pairs=[(0, 0), (0, 1), (1, 0), (1, 1)],
         fractions={
             '1%':
-            dict(ce=runs([70, 71, 72, 73]), coretune=runs([70, 72, 75, 77]))
+            dict(
+                ce=_runs([70, 71, 72, 73]),
+                **{
+                    'feature mixup': _runs([71, 71, 73, 74]),
+                    'coretune eta 0.1': _runs([70, 72, 75, 77], 0.05),
+                    'coretune eta 1': _runs([69, 70, 71, 72], 0.5),
+                })
         })
-    monkeypatch.chdir(tmp_path)
-    script.write_report(report, None)
-    text = (tmp_path / 'docs' / 'fashion_mnist.md').read_text()
-    assert 'coretune minus ce, pre-training 1 | +3.50 +/- 0.50' in text
-    assert 'coretune minus ce, over pre-trainings | +2.00 +/- 1.50' in text
-    assert 'against the default' not in text  # nothing but CE to compare
-    assert (tmp_path / 'docs' / 'fashion_mnist_1pct.png').is_file()
-    # a variant is also compared with the shipped Core-tuning, seed by seed
-    report['fractions']['1%']['no focal weight'] = runs([71, 71, 76, 75])
-    script.write_report(report, None)
-    text = (tmp_path / 'docs' / 'fashion_mnist.md').read_text()
-    assert '### 1% labels, test split, against the default' in text
-    # pre-training 0: (+1, -1) -> 0 +/- 1; pre-training 1: (+1, -2)
-    assert ('no focal weight minus coretune, pre-training 0 | +0.00 +/- 1.00'
-            in text)
-    assert ('no focal weight minus coretune, over pre-trainings | '
-            '-0.25 +/- 0.25' in text)
-    assert 'ce minus coretune' not in text
+    script.write_report(report, str(tmp_path))
+    text = (tmp_path / 'fashion_mnist.md').read_text()
+    assert 'centred_pixels: 82.00' in text
+    # eta chosen on validation: 0.1 (mean 73.5 against 70.5)
+    assert 'eta chosen on validation: coretune eta 0.1' in text
+    assert 'gradient ratio on the features: 0.050' in text
+    assert '### 1% labels, test split, against ce' in text
+    assert '| coretune eta 0.1 minus ce, pre-training 1 | +3.50 +/- 0.50 |' \
+        in text
+    # over pre-trainings: between (1.50, 1 dof) beats within (0.35)
+    assert ('| coretune eta 0.1 minus ce, over pre-trainings | +2.00 +/- '
+            '1.50 [-17.06, +21.06] |') in text
+    assert '### 1% labels, test split, against feature mixup' in text
+    # pre-training 0: (-1, +1) -> 0 +/- 1; pre-training 1: (+2, +3)
+    assert ('coretune eta 0.1 minus feature mixup, pre-training 0 | +0.00 '
+            '+/- 1.00') in text
+    assert 'ce minus feature mixup' not in text
+    assert '### 1% labels, val split, against coretune eta 0.1' in text
+    assert (tmp_path / 'fashion_mnist_1pct.png').is_file()
+    assert script.choose_eta(report['fractions']['1%']) == 'coretune eta 0.1'
+    assert script.choose_eta(dict(ce=_runs([1]))) is None
 
 
-@pytest.mark.parametrize('variant', [
-    "reference's pairing", 'no focal weight', 'no hard positives',
-    'no smooth classifier', 'smooth classifier alone'
-])
+@pytest.mark.parametrize(
+    'variant',
+    [v for v in load_script().VARIANTS if v not in ('ce', 'coretune eta 0.1')])
 def test_each_variant_builds_a_head_that_differs(variant):
     """A variant's options are keys the head takes (an unknown key in a
     Core-tuning option dict is refused at build) and change its config."""
-    from mmengine.config import Config, DictAction
+    from mmengine.config import Config
     from mmpretrain.registry import MODELS
     script = load_script()
-    method, options = script.VARIANTS[variant]
+    method, head = script.VARIANTS[variant]
     cfg = Config.fromfile(osp.join(REPO, script.CONFIGS[method]))
     default = cfg.model.head.to_dict()
-    cfg.merge_from_dict({
-        key: DictAction._parse_iterable(value)
-        for key, value in (option.split('=', 1) for option in options)
-    })
+    cfg.merge_from_dict(dict(model=dict(head=head)))
     assert cfg.model.head.to_dict() != default
     MODELS.build(cfg.model.head)
+
+
+def test_plan_prints_the_design_and_runs_nothing(fake_source, tmp_path,
+                                                 monkeypatch, capsys):
+    script = load_script()
+    source, _ = fake_source
+    monkeypatch.setattr(script, 'DATA', str(tmp_path / 'data'))
+    work_dir = tmp_path / 'runs'
+    script.main([
+        '--plan', '--source', source, '--cache',
+        str(tmp_path / 'cache'), '--work-dir',
+        str(work_dir), '--fractions', '1%', '--jobs', '2'
+    ])
+    out = capsys.readouterr().out
+    # 2 pre-trainings x 45 epochs x 2.3 + 2 x 5 x 8 fine-tunes x 4.5 / 2
+    assert 'left: 2 pre-trainings, 80 fine-tunes' in out
+    assert f'about {2 * 45 * 2.3 + 80 * 4.5 / 2:.0f} minutes' in out
+    assert not work_dir.exists()
+
+
+def test_probe_split_and_pixel_probe(fake_source, tmp_path, monkeypatch):
+    """The probe's memory and queries are disjoint training images; the
+    pixel probe is the k-NN of the (centred) flattened images."""
+    from coretune_mm.evaluation import knn_accuracy
+    script = load_script()
+    source, arrays = fake_source
+    root = script.prepare_data(source, str(tmp_path / 'data'))
+    monkeypatch.setattr(script, 'PROBE_MEMORY_PER_CLASS', 2)
+    monkeypatch.setattr(script, 'PROBE_QUERIES_PER_CLASS', 1)
+    labels = arrays['train-labels-idx1-ubyte']
+    memory, queries = script.probe_split(labels)
+    assert not set(memory) & set(queries)
+    assert np.bincount(labels[memory]).tolist() == [2] * 10
+    images = torch.tensor(
+        arrays['train-images-idx3-ubyte'], dtype=torch.float32).flatten(1)
+    targets = torch.tensor(labels)
+    for centred in (False, True):
+        feats = images - images[memory].mean(0) if centred else images
+        expected = knn_accuracy(feats[memory], targets[memory], feats[queries],
+                                targets[queries])
+        assert script.knn_probe(None, root, centred) == expected
+
+
+@pytest.mark.slow
+def test_tiny_pretraining_probe_and_finetune(fake_source, tmp_path,
+                                             monkeypatch):
+    """The pre-training recipe through tools/train.py (a few images, a
+    tiny queue), resumed when interrupted, its k-NN probe, and a
+    fine-tune of plain feature mixup evaluated on both splits."""
+    script = load_script()
+    source, arrays = fake_source
+    root = script.prepare_data(source, str(tmp_path / 'data'))
+    monkeypatch.setattr(script, 'DATA', root)
+    monkeypatch.setattr(script, 'PROBE_MEMORY_PER_CLASS', 2)
+    monkeypatch.setattr(script, 'PROBE_QUERIES_PER_CLASS', 1)
+    tiny = [
+        'train_dataloader.batch_size=8', 'model.queue_len=16',
+        'model.backbone.norm_cfg.num_splits=2',
+        'default_hooks.logger.interval=1'
+    ]
+    cache = str(tmp_path / 'cache')
+    # stopped after its first epoch, then resumed to the end
+    first = script.pretrain(0, cache, 2, tiny + ['train_cfg.max_epochs=1'])
+    assert not osp.isfile(first)
+    assert osp.isfile(osp.join(osp.dirname(first), 'epoch_1.pth'))
+    checkpoint = script.pretrain(0, cache, 2, tiny)
+    assert checkpoint == first and osp.isfile(checkpoint)
+    # the probe's features are the checkpoint's backbone's
+    features = script.backbone_features(checkpoint,
+                                        arrays['train-images-idx3-ubyte'][:3])
+    assert features.shape == (3, 128) and torch.isfinite(features).all()
+    assert script.backbone_features(
+        first.replace('epoch_2', 'epoch_1'),
+        arrays['train-images-idx3-ubyte'][:3]).ne(features).any()
+    labels = arrays['train-labels-idx1-ubyte']
+    train_idx, val_idx = script.balanced_split(labels, 2, 1, seed=3)
+    work_dir = str(tmp_path / 'mixup')
+    results = script.finetune(
+        'feature mixup',
+        checkpoint,
+        work_dir,
+        train_idx,
+        val_idx,
+        3,
+        1,
+        epochs=1)
+    assert set(results) >= {'val', 'test'}
+    assert 'grad_ratio' not in results  # no contrastive term to compare
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(work_dir, 'finetune_config.py'))
+    assert cfg.model.head.contrast_loss is None
+    assert cfg.model.head.mixup.partner == 'random'
+    assert cfg.train_dataloader.dataset.indices == train_idx
+    assert cfg.randomness.seed == 3
