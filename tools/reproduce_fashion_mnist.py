@@ -18,12 +18,19 @@
    the 10,000 test images are reported on. Replicate r draws its subset and
    validation split with seed r and fine-tunes with seed r, the same for
    every variant, from every pre-training.
-4. Report: paired differences (same pre-training and replicate) against CE
+4. Segmentation on held-out scenes (``--tasks seg``): DeepLab-V3 over the
+   same backbone on 64 x 64 scenes of Fashion-MNIST items; training scenes
+   from the training images, validation and test scenes from two disjoint
+   halves of the test images, so no evaluated scene reuses an image that
+   training or pre-training saw. CE and the pixel variants of
+   ``SEG_VARIANTS``, replicate r with scene seed r and fine-tuning seed r.
+5. Report: paired differences (same pre-training and replicate) against CE
    and against plain feature mixup, on validation and test, per
    pre-training and over pre-trainings (standard error: the larger of the
    between- and within-pre-training estimates, with a 95 % t interval), in
-   ``docs/fashion_mnist.{md,json,png}``. Core-tuning's eta is chosen on
-   validation among the ``coretune eta *`` variants.
+   ``--out-dir`` (``fashion_mnist{,_scenes}.{md,json,png}``; copying them to
+   ``docs/`` is a deliberate step). Core-tuning's eta and the pixel variant
+   are chosen on validation.
 
 The design (pre-training seeds, replicates, variants) is fixed below and
 printed with the expected wall time before anything runs; every run is
@@ -35,7 +42,7 @@ Full design (about 2 hours per pre-training, 4-5 minutes per fine-tune)::
     .venv/bin/python tools/reproduce_fashion_mnist.py --jobs 2
 
 ``--quick`` (one short pre-training, 2 replicates, 1 %, CE and Core-tuning,
-under 45 minutes)::
+no segmentation, under 45 minutes)::
 
     .venv/bin/python tools/reproduce_fashion_mnist.py --quick --jobs 2
 """
@@ -101,6 +108,7 @@ VARIANTS = {
 }
 ETA_VARIANTS = [v for v in VARIANTS if v.startswith('coretune eta')]
 QUICK = dict(
+    tasks=['cls'],
     pretrain_seeds=[0],
     replicates=[0, 1],
     fractions=['1%'],
@@ -111,6 +119,39 @@ QUICK = dict(
 PRETRAIN_MINUTES_PER_EPOCH = 2.3
 FINETUNE_MINUTES = {'1%': 4.5, '10%': 20.0}
 METRICS = ['accuracy/top1']
+
+# Segmentation on held-out scenes: training scenes from the training images,
+# validation and test scenes from two disjoint halves of the test images
+# (fixed halves); replicate r writes its scenes with seed r and fine-tunes
+# with seed r.
+SEG_DATA = 'data/fashion_mnist_scenes'
+SEG_SCENES = dict(
+    counts=dict(train=1000, val=500, test=1000),
+    canvas=64,
+    max_objects=2,
+    mask_threshold=0.1,
+    grey=True)
+SEG_CONFIGS = dict(
+    ce='configs/fashion_mnist/deeplabv3_r18-cifar-w16_ce_fashion-mnist-'
+    'scenes.py',
+    coretune='configs/fashion_mnist/deeplabv3_r18-cifar-w16_coretune_'
+    'fashion-mnist-scenes.py')
+_WARMUP = [dict(type='ContrastWarmupHook', warmup_iters=200)]
+# (config, what changes in the decode head, hooks added)
+SEG_VARIANTS = {
+    'ce': ('ce', {}, []),
+    'contrast only': ('coretune', dict(mix_loss=False), []),
+    'contrast only, eta 1':
+    ('coretune', dict(mix_loss=False, contrast_weight=1.0), []),
+    'contrast only, warm-up': ('coretune', dict(mix_loss=False), _WARMUP),
+    'smooth classifier, prior-corrected':
+    ('coretune', dict(mix_loss=True, prior_correction=True), []),
+    'smooth classifier, prior-corrected, detached':
+    ('coretune', dict(mix_loss=True, prior_correction=True,
+                      mix_detach=True), []),
+}
+SEG_METRICS = ['mIoU', 'FWIoU', 'MPA', 'aAcc']
+SEG_MINUTES = 4.0
 
 
 def run(*cmd: str, threads: Optional[int] = None) -> None:
@@ -279,6 +320,33 @@ def knn_probe(checkpoint: Optional[str],
                         targets[num:])
 
 
+def make_scenes(root: str, data: str, seed: int) -> str:
+    """The held-out scene set of one replicate (written once): training
+    scenes from the training images, validation and test scenes from two
+    disjoint halves of the test images.
+
+    Returns:
+        str: the ``VOC2012`` folder.
+    """
+    from coretune_mm.datasets.demo_data import write_voc_scenes
+    voc = osp.join(root, f'rep{seed}', 'VOC2012')
+    done = osp.join(voc, 'ImageSets', 'Segmentation', 'test.txt')
+    if osp.isfile(done):
+        return voc
+    train = (read_idx(osp.join(data,
+                               FILES[0])), read_idx(osp.join(data, FILES[1])))
+    test_images = read_idx(osp.join(data, FILES[2]))
+    test_labels = read_idx(osp.join(data, FILES[3]))
+    halves = np.array_split(
+        np.random.default_rng(PROBE_SEED).permutation(len(test_labels)), 2)
+    pools = dict(
+        train=train,
+        val=(test_images[halves[0]], test_labels[halves[0]]),
+        test=(test_images[halves[1]], test_labels[halves[1]]))
+    # the listing of the test split is written last: it marks a finished set
+    return write_voc_scenes(voc, pools, seed=seed, **SEG_SCENES)
+
+
 def slug(name: str) -> str:
     """A folder name for a variant."""
     return name.replace(' ', '_').replace("'", '').replace('.', 'p')
@@ -377,14 +445,85 @@ def finetune(variant: str,
     return results
 
 
-def expected_minutes(args, checkpoints_done: Dict[int, bool],
-                     runs_left: Dict[str, int]) -> float:
-    """Wall time left, from the per-epoch and per-run figures above."""
-    pretrain = sum(not done for done in checkpoints_done.values()) * \
-        args.pretrain_epochs * PRETRAIN_MINUTES_PER_EPOCH
-    finetunes = sum(FINETUNE_MINUTES[fraction] * left
-                    for fraction, left in runs_left.items())
-    return pretrain + finetunes / args.jobs
+def finetune_seg(variant: str,
+                 checkpoint: str,
+                 work_dir: str,
+                 voc: str,
+                 seed: int,
+                 threads: Optional[int],
+                 iters: Optional[int] = None) -> Dict[str, Dict[str, float]]:
+    """Train one segmentation variant once on the scenes of ``voc`` (no
+    validation during training); evaluate on its validation and test
+    scenes. Returns ``{'val': metrics, 'test': metrics}``."""
+    from mmengine.config import Config
+    last_file = osp.join(work_dir, 'last_checkpoint')
+    configs = {
+        split: osp.join(work_dir, f'{split}_config.py')
+        for split in ('train', 'val', 'test')
+    }
+    if not osp.isfile(last_file):
+        method, head, hooks = SEG_VARIANTS[variant]
+        base = Config.fromfile(osp.join(REPO, SEG_CONFIGS[method]))
+        overrides = dict(
+            _base_=osp.join(REPO, SEG_CONFIGS[method]),
+            model=dict(
+                backbone=dict(init_cfg=dict(checkpoint=checkpoint)),
+                decode_head=head),
+            train_dataloader=dict(dataset=dict(data_root=voc)),
+            val_dataloader=dict(dataset=dict(data_root=voc)),
+            test_dataloader=dict(dataset=dict(data_root=voc)),
+            train_cfg=dict(val_interval=10**6),
+            test_evaluator=dict(classwise=True),
+            randomness=dict(seed=seed))
+        if hooks:
+            overrides['custom_hooks'] = list(base.custom_hooks) + hooks
+        if iters:
+            overrides['train_cfg'].update(max_iters=iters)
+            overrides['param_scheduler'] = [
+                dict(base.param_scheduler[0], end=iters)
+            ]
+            overrides['default_hooks'] = dict(checkpoint=dict(interval=iters))
+        os.makedirs(work_dir, exist_ok=True)
+        Config(overrides).dump(configs['train'])
+        for split in ('val', 'test'):
+            cfg = Config.fromfile(configs['train'])
+            cfg.test_dataloader.dataset.ann_file = \
+                f'ImageSets/Segmentation/{split}.txt'
+            cfg.dump(configs[split])
+        run('tools/train.py',
+            configs['train'],
+            '--work-dir',
+            work_dir,
+            threads=threads)
+    with open(last_file) as f:
+        last = f.read().strip()
+    results = {}
+    for split in ('val', 'test'):
+        out = osp.join(work_dir, f'{split}.json')
+        if not osp.isfile(out):
+            run('tools/test.py',
+                configs[split],
+                last,
+                '--work-dir',
+                work_dir,
+                '--out-item',
+                'metrics',
+                '--out',
+                out,
+                threads=threads)
+        with open(out) as f:
+            results[split] = json.load(f)
+    return results
+
+
+def expected_minutes(pretrain_epochs: int, pretrainings_left: int,
+                     runs_left: Dict[str, int], jobs: int) -> float:
+    """Wall time left, from the per-epoch and per-run figures above
+    (``runs_left``: ``{'1%' | '10%' | 'seg': runs}``)."""
+    minutes = dict(FINETUNE_MINUTES, seg=SEG_MINUTES)
+    runs = sum(minutes[kind] * left for kind, left in runs_left.items())
+    return (pretrainings_left * pretrain_epochs * PRETRAIN_MINUTES_PER_EPOCH +
+            runs / jobs)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -393,7 +532,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--quick',
         action='store_true',
         help='one short pre-training, 2 replicates, 1 %%, CE and '
-        'Core-tuning')
+        'Core-tuning, no segmentation')
+    parser.add_argument(
+        '--tasks',
+        nargs='+',
+        choices=['cls', 'seg'],
+        default=['cls', 'seg'],
+        help='classification at the label fractions, segmentation on '
+        'held-out scenes')
     parser.add_argument(
         '--replicates', type=int, nargs='+', default=list(REPLICATES))
     parser.add_argument(
@@ -412,6 +558,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         nargs='+',
         choices=list(VARIANTS),
         default=list(VARIANTS))
+    parser.add_argument(
+        '--seg-variants',
+        nargs='+',
+        choices=list(SEG_VARIANTS),
+        default=list(SEG_VARIANTS))
     parser.add_argument('--source', default=SOURCE)
     parser.add_argument(
         '--cache',
@@ -422,6 +573,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--epochs',
         type=int,
         help="fine-tuning epochs (default: the config's)")
+    parser.add_argument(
+        '--seg-iters',
+        type=int,
+        help="segmentation iterations (default: the config's)")
+    parser.add_argument(
+        '--out-dir',
+        default='work_dirs/fashion_mnist/report',
+        help='where the report goes (copy it to docs/ deliberately)')
     parser.add_argument('--jobs', type=int, default=1)
     parser.add_argument(
         '--plan',
@@ -438,40 +597,54 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def run_parallel(tasks: list, fn, jobs: int) -> dict:
+    """``{task: fn(task)}``, ``jobs`` at a time."""
+    with ThreadPoolExecutor(jobs) as pool:
+        return dict(zip(tasks, pool.map(fn, tasks)))
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     os.chdir(REPO)
     root = prepare_data(args.source, DATA)
     labels = read_idx(osp.join(root, FILES[1]))
     variants = ['ce'] + [v for v in args.variants if v != 'ce']
+    seg_variants = ['ce'] + [v for v in args.seg_variants if v != 'ce']
     pairs = [(p, r) for p in args.pretrain_seeds for r in args.replicates]
+    fractions = args.fractions if 'cls' in args.tasks else []
 
-    def run_dir(fraction: str, pre: int, rep: int, variant: str) -> str:
-        return osp.join(args.work_dir,
-                        fraction.rstrip('%') + 'pct', f'pretrain{pre}',
-                        f'rep{rep}', slug(variant))
+    def run_dir(kind: str, pre: int, rep: int, variant: str) -> str:
+        return osp.join(args.work_dir, kind.replace('%', 'pct'),
+                        f'pretrain{pre}', f'rep{rep}', slug(variant))
 
     name = osp.splitext(osp.basename(PRETRAIN_CONFIG))[0]
-    done = {
+    pretrained = {
         seed:
         osp.isfile(
             osp.join(args.cache, f'{name}_e{args.pretrain_epochs}_seed{seed}',
                      f'epoch_{args.pretrain_epochs}.pth'))
         for seed in args.pretrain_seeds
     }
+    kinds = {fraction: variants for fraction in fractions}
+    if 'seg' in args.tasks:
+        kinds['seg'] = seg_variants
     left = {
-        fraction:
-        sum(not osp.isfile(osp.join(run_dir(fraction, p, r, v), 'test.json'))
-            for p, r in pairs for v in variants)
-        for fraction in args.fractions
+        kind:
+        sum(not osp.isfile(osp.join(run_dir(kind, p, r, v), 'test.json'))
+            for p, r in pairs for v in names)
+        for kind, names in kinds.items()
     }
+    minutes = expected_minutes(args.pretrain_epochs,
+                               sum(not d for d in pretrained.values()), left,
+                               args.jobs)
     print(
         f'design: pre-trainings {args.pretrain_seeds} '
         f'({args.pretrain_epochs} epochs), replicates {args.replicates}, '
-        f'fractions {args.fractions}, variants {variants}; left: '
-        f'{sum(not d for d in done.values())} pre-trainings, '
+        f'tasks {list(kinds)}, variants {variants}, segmentation variants '
+        f'{seg_variants}; left: '
+        f'{sum(not d for d in pretrained.values())} pre-trainings, '
         f'{sum(left.values())} fine-tunes; expected wall time about '
-        f'{expected_minutes(args, done, left):.0f} minutes',
+        f'{minutes:.0f} minutes',
         flush=True)
     if args.plan:
         return
@@ -483,7 +656,7 @@ def main(argv=None) -> None:
     for seed in args.pretrain_seeds:
         start = time.time()
         checkpoints[seed] = pretrain(seed, args.cache, args.pretrain_epochs)
-        if not done[seed]:
+        if not pretrained[seed]:
             print(
                 f'pre-training {seed}: {(time.time() - start) / 60:.1f} '
                 'minutes',
@@ -500,31 +673,28 @@ def main(argv=None) -> None:
         pairs=pairs,
         pretrain_epochs=args.pretrain_epochs,
         fractions={})
-    for fraction in args.fractions:
+    for fraction in fractions:
         splits = {
             rep: balanced_split(labels, FRACTIONS[fraction], VAL_PER_CLASS,
                                 rep)
             for rep in args.replicates
         }
-        tasks = [(v, p, r) for p, r in pairs for v in variants]
 
         def one(task):
             variant, pre, rep = task
             train_idx, val_idx = splits[rep]
-            return task, finetune(variant, checkpoints[pre],
-                                  run_dir(fraction, pre, rep,
-                                          variant), train_idx, val_idx, rep,
-                                  threads, args.epochs)
+            metrics = finetune(variant, checkpoints[pre],
+                               run_dir(fraction, pre, rep, variant), train_idx,
+                               val_idx, rep, threads, args.epochs)
+            print(
+                f'{fraction}, {variant}, pre-training {pre}, replicate '
+                f'{rep}: val top-1 {metrics["val"]["accuracy/top1"]:.2f}, '
+                f'test top-1 {metrics["test"]["accuracy/top1"]:.2f}',
+                flush=True)
+            return metrics
 
-        results = {}
-        with ThreadPoolExecutor(args.jobs) as pool:
-            for (variant, pre, rep), metrics in pool.map(one, tasks):
-                print(
-                    f'{fraction}, {variant}, pre-training {pre}, replicate '
-                    f'{rep}: val top-1 {metrics["val"]["accuracy/top1"]:.2f}'
-                    f', test top-1 {metrics["test"]["accuracy/top1"]:.2f}',
-                    flush=True)
-                results[variant, pre, rep] = metrics
+        results = run_parallel([(v, p, r) for p, r in pairs for v in variants],
+                               one, args.jobs)
         report['fractions'][fraction] = {
             v: {
                 key: [results[v, p, r].get(key) for p, r in pairs]
@@ -532,7 +702,72 @@ def main(argv=None) -> None:
             }
             for v in variants
         }
-    write_report(report)
+    if fractions:
+        write_report(report, args.out_dir)
+
+    if 'seg' in args.tasks:
+        scenes = {
+            rep: make_scenes(SEG_DATA, root, rep)
+            for rep in args.replicates
+        }
+
+        def one_seg(task):
+            variant, pre, rep = task
+            metrics = finetune_seg(variant, checkpoints[pre],
+                                   run_dir('seg', pre, rep, variant),
+                                   osp.join(REPO, scenes[rep]), rep, threads,
+                                   args.seg_iters)
+            print(
+                f'segmentation, {variant}, pre-training {pre}, replicate '
+                f'{rep}: val mIoU {metrics["val"]["mIoU"]:.2f}, test mIoU '
+                f'{metrics["test"]["mIoU"]:.2f}',
+                flush=True)
+            return metrics
+
+        results = run_parallel([(v, p, r) for p, r in pairs
+                                for v in seg_variants], one_seg, args.jobs)
+        write_seg_report(
+            dict(
+                probe_top1=probes,
+                pairs=pairs,
+                variants={
+                    v: {
+                        split: [results[v, p, r][split] for p, r in pairs]
+                        for split in ('val', 'test')
+                    }
+                    for v in seg_variants
+                }), args.out_dir)
+
+
+def write_seg_report(report: dict, out_dir: str) -> None:
+    """``fashion_mnist_scenes.{md,json,png}`` in ``out_dir``: every pixel
+    variant against CE, same pre-training and replicate; the variant with
+    the best mean validation mIoU is named as the one to choose."""
+    from coretune_mm.evaluation import paired_plot, paired_table
+    os.makedirs(out_dir, exist_ok=True)
+    with open(osp.join(out_dir, 'fashion_mnist_scenes.json'), 'w') as f:
+        json.dump(report, f, indent=2)
+    results = report['variants']
+    groups = [pre for pre, _ in report['pairs']]
+    core = [v for v in results if v != 'ce']
+    lines = []
+    if core:
+        best = max(
+            core,
+            key=lambda v: np.mean([r['mIoU'] for r in results[v]['val']]))
+        lines.append('Pixel variant chosen on validation (mean mIoU): '
+                     f'{best}')
+    for split in ('val', 'test'):
+        lines.append(f'### Held-out scenes, {split} split, against CE\n\n' +
+                     paired_table(results, 'ce', split, SEG_METRICS, groups,
+                                  'pre-training'))
+    paired_plot(results, 'ce', ['val', 'test'], SEG_METRICS,
+                osp.join(out_dir, 'fashion_mnist_scenes.png'), groups,
+                'pre-training')
+    text = '\n\n'.join(lines)
+    print(text)
+    with open(osp.join(out_dir, 'fashion_mnist_scenes.md'), 'w') as f:
+        f.write(text + '\n')
 
 
 def choose_eta(results: dict) -> Optional[str]:
@@ -546,7 +781,7 @@ def choose_eta(results: dict) -> Optional[str]:
         key=lambda v: np.mean([r['accuracy/top1'] for r in results[v]['val']]))
 
 
-def write_report(report: dict, out_dir: str = 'docs') -> None:
+def write_report(report: dict, out_dir: str) -> None:
     """``fashion_mnist.{md,json}`` and a plot per fraction in ``out_dir``:
     every variant against CE and against feature mixup, and the ablations
     against the chosen Core-tuning, same pre-training and replicate."""

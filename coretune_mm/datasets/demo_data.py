@@ -5,12 +5,15 @@ UCI's optical-digits set), upscaled.
 """
 import os
 import os.path as osp
-from typing import Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 from PIL import Image
 
-__all__ = ['load_digit_images', 'make_digits_folder', 'make_digits_voc']
+__all__ = [
+    'load_digit_images', 'make_digits_folder', 'make_digits_voc',
+    'write_voc_scenes'
+]
 
 
 def load_digit_images(size: int = 32) -> Tuple[np.ndarray, np.ndarray]:
@@ -93,6 +96,93 @@ def _voc_palette() -> list:
     return palette
 
 
+def write_voc_scenes(root: str,
+                     pools: Dict[str, Tuple[np.ndarray, np.ndarray]],
+                     counts: Dict[str, int],
+                     canvas: int = 64,
+                     max_objects: int = 3,
+                     mask_threshold: float = 0.5,
+                     seed: int = 0,
+                     grey: bool = False) -> str:
+    """Write a PASCAL-VOC-format scene dataset of grey object images.
+
+    Each canvas holds 1 to ``max_objects`` objects, pasted in a random
+    colour on a noisy background. The objects of a split come from that
+    split's pool only, so splits given disjoint pools share no source
+    image. Labels: background 0, object class ``c`` is class ``c + 1`` (VOC's
+    21 classes hold up to 20), and a one-pixel ring around each object is
+    255 (ignored), like VOC's object boundaries. Deterministic for a seed;
+    scenes are drawn split after split in the order of ``counts``.
+
+    Layout: ``JPEGImages/*.jpg``, ``SegmentationClass/*.png`` (palette PNGs)
+    and ``ImageSets/Segmentation/<split>.txt`` for each split of ``counts``.
+
+    Args:
+        root (str): Output folder (the ``VOC2012`` level).
+        pools (dict): ``{split: (images (N, s, s) uint8, labels (N, ))}``.
+        counts (dict): ``{split: number of scenes}``, in drawing order.
+        canvas (int): Image side. Defaults to 64.
+        max_objects (int): Most objects per image. Defaults to 3.
+        mask_threshold (float): A pixel belongs to an object where its ink
+            (0..1) exceeds this. Defaults to 0.5.
+        seed (int): Random seed. Defaults to 0.
+        grey (bool): Write grey scenes (the mean of the colour channels),
+            for backbones pre-trained on grey images. Defaults to False.
+
+    Returns:
+        str: ``root``.
+    """
+    if not 0 <= mask_threshold < 1:
+        raise ValueError(
+            f'mask_threshold must lie in [0, 1), got {mask_threshold}')
+    for split in counts:
+        if split not in pools or not len(pools[split][0]):
+            raise ValueError(f'pools: no object images for split {split!r}')
+        size = pools[split][0].shape[1]
+        if size > canvas:
+            raise ValueError(f'objects of {size} px do not fit a canvas of '
+                             f'{canvas} px')
+    rng = np.random.default_rng(seed)
+    palette = _voc_palette()
+    for sub in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
+        os.makedirs(osp.join(root, sub), exist_ok=True)
+    index = 0
+    for split, count in counts.items():
+        images, labels = pools[split]
+        size = images.shape[1]
+        names = []
+        for _ in range(count):
+            name = f'{split}_{index:05d}'
+            index += 1
+            names.append(name)
+            image = rng.normal(40, 12, (canvas, canvas, 3)).clip(0, 255)
+            label = np.zeros((canvas, canvas), np.uint8)
+            for _ in range(rng.integers(1, max_objects + 1)):
+                k = rng.integers(len(images))
+                y, x = rng.integers(0, canvas - size + 1, size=2)
+                ink = images[k].astype(np.float64) / 255.0
+                colour = rng.uniform(120, 255, size=3)
+                window = (slice(y, y + size), slice(x, x + size))
+                image[window] = image[window] * (1 - ink[..., None]) + \
+                    colour * ink[..., None]
+                mask = ink > mask_threshold
+                ring = _dilate(mask) & ~mask
+                label[window][ring] = 255
+                label[window][mask] = labels[k] + 1
+            if grey:
+                image = image.mean(axis=2, keepdims=True).repeat(3, axis=2)
+            Image.fromarray(image.astype(np.uint8)).save(
+                osp.join(root, 'JPEGImages', f'{name}.jpg'), quality=95)
+            png = Image.fromarray(label, mode='P')
+            png.putpalette(palette)
+            png.save(osp.join(root, 'SegmentationClass', f'{name}.png'))
+        with open(
+                osp.join(root, 'ImageSets', 'Segmentation', f'{split}.txt'),
+                'w') as f:
+            f.write('\n'.join(names) + '\n')
+    return root
+
+
 def make_digits_voc(root: str,
                     num_train: int = 64,
                     num_val: int = 16,
@@ -102,23 +192,21 @@ def make_digits_voc(root: str,
                     max_digits: int = 3,
                     mask_threshold: float = 0.5,
                     seed: int = 0) -> str:
-    """Write a PASCAL-VOC-format scene dataset of handwritten digits.
+    """Write a PASCAL-VOC-format scene dataset of handwritten digits
+    (:func:`write_voc_scenes`; digit ``d`` is class ``d + 1``).
 
-    Each canvas holds 1 to ``max_digits`` digits on a noisy background.
-    Labels: background 0, digit ``d`` is class ``d + 1`` (VOC's 21 classes
-    hold the 10 digits), and a one-pixel ring around each digit is 255
-    (ignored), like VOC's object boundaries. Deterministic for a seed.
-
-    Layout: ``JPEGImages/*.jpg``, ``SegmentationClass/*.png`` (palette PNGs)
-    and ``ImageSets/Segmentation/{train,val,test}.txt`` (``test.txt`` with
-    ``num_test > 0`` only). The training and validation scenes do not depend
-    on ``num_test``.
+    Every split draws from all 1797 digit images, so a validation or test
+    scene may reuse an image a training scene used: the scenes suit demos
+    and tests, not held-out evidence (see the Fashion-MNIST scenes of
+    ``tools/reproduce_fashion_mnist.py`` for that). The training and
+    validation scenes do not depend on ``num_test``.
 
     Args:
         root (str): Output folder (the ``VOC2012`` level).
         num_train (int): Training images. Defaults to 64.
         num_val (int): Validation images. Defaults to 16.
-        num_test (int): Held-out test images. Defaults to 0.
+        num_test (int): Held-out test images (``test.txt``, written only
+            when > 0). Defaults to 0.
         canvas (int): Image side. Defaults to 64.
         digit_size (int): Digit side. Defaults to 24.
         max_digits (int): Most digits per image. Defaults to 3.
@@ -130,50 +218,16 @@ def make_digits_voc(root: str,
     Returns:
         str: ``root``.
     """
-    if not 0 <= mask_threshold < 1:
-        raise ValueError(
-            f'mask_threshold must lie in [0, 1), got {mask_threshold}')
     if digit_size > canvas:
         raise ValueError(f'digit_size ({digit_size}) must not exceed canvas '
                          f'({canvas})')
-    images, labels = load_digit_images(digit_size)
-    rng = np.random.default_rng(seed)
-    palette = _voc_palette()
-    for sub in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
-        os.makedirs(osp.join(root, sub), exist_ok=True)
-    names = {'train': [], 'val': []}
+    pool = load_digit_images(digit_size)
+    counts = dict(train=num_train, val=num_val)
     if num_test:
-        names['test'] = []
-    for index in range(num_train + num_val + num_test):
-        split = 'train' if index < num_train else \
-            'val' if index < num_train + num_val else 'test'
-        name = f'{split}_{index:05d}'
-        names[split].append(name)
-        image = rng.normal(40, 12, (canvas, canvas, 3)).clip(0, 255)
-        label = np.zeros((canvas, canvas), np.uint8)
-        for _ in range(rng.integers(1, max_digits + 1)):
-            k = rng.integers(len(images))
-            y, x = rng.integers(0, canvas - digit_size + 1, size=2)
-            ink = images[k].astype(np.float64) / 255.0
-            colour = rng.uniform(120, 255, size=3)
-            window = (slice(y, y + digit_size), slice(x, x + digit_size))
-            image[window] = image[window] * (1 - ink[..., None]) + \
-                colour * ink[..., None]
-            mask = ink > mask_threshold
-            ring = _dilate(mask) & ~mask
-            label[window][ring] = 255
-            label[window][mask] = labels[k] + 1
-        Image.fromarray(image.astype(np.uint8)).save(
-            osp.join(root, 'JPEGImages', f'{name}.jpg'), quality=95)
-        png = Image.fromarray(label, mode='P')
-        png.putpalette(palette)
-        png.save(osp.join(root, 'SegmentationClass', f'{name}.png'))
-    for split, split_names in names.items():
-        with open(
-                osp.join(root, 'ImageSets', 'Segmentation', f'{split}.txt'),
-                'w') as f:
-            f.write('\n'.join(split_names) + '\n')
-    return root
+        counts['test'] = num_test
+    return write_voc_scenes(root, {split: pool
+                                   for split in counts}, counts, canvas,
+                            max_digits, mask_threshold, seed)
 
 
 def _dilate(mask: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from PIL import Image
 
 from coretune_mm.datasets.demo_data import (load_digit_images,
                                             make_digits_folder,
-                                            make_digits_voc)
+                                            make_digits_voc, write_voc_scenes)
 
 
 def read_labels(root, split):
@@ -106,3 +106,49 @@ def test_folder_written_with_another_split_is_refused(tmp_path):
     # nothing was moved, removed or added
     after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*.png'))
     assert after == before
+
+
+def _pool(classes, num=6, size=10, value=200):
+    """Object images of the given classes: a filled square each."""
+    images = np.zeros((num, size, size), np.uint8)
+    images[:, 2:-2, 2:-2] = value
+    return images, np.array([classes[i % len(classes)] for i in range(num)])
+
+
+def test_scenes_draw_each_split_from_its_own_pool(tmp_path):
+    # pools with disjoint classes: a split's labels show where its objects
+    # came from
+    pools = dict(train=_pool([0, 1]), val=_pool([2]), test=_pool([3, 4]))
+    counts = dict(train=8, val=4, test=5)
+    root = write_voc_scenes(
+        str(tmp_path / 'voc'),
+        pools,
+        counts,
+        canvas=24,
+        max_objects=2,
+        grey=True)
+    seen = {}
+    for split, count in counts.items():
+        names = open(
+            f'{root}/ImageSets/Segmentation/{split}.txt').read().split()
+        assert len(names) == count
+        seen[split] = set()
+        for name in names:
+            label = np.asarray(
+                Image.open(f'{root}/SegmentationClass/'
+                           f'{name}.png'))
+            seen[split] |= set(np.unique(label).tolist())
+            image = np.asarray(Image.open(f'{root}/JPEGImages/{name}.jpg'))
+            assert image.shape == (24, 24, 3)
+            # grey: the channels agree up to JPEG's chroma rounding
+            assert np.abs(image.astype(int) -
+                          image.mean(2, keepdims=True)).max() <= 3
+    assert seen['train'] - {0, 255} <= {1, 2}
+    assert seen['val'] - {0, 255} == {3}
+    assert seen['test'] - {0, 255} <= {4, 5}
+    with pytest.raises(ValueError, match="no object images for split 'val'"):
+        write_voc_scenes(
+            str(tmp_path / 'x'), dict(train=pools['train']),
+            dict(train=1, val=1))
+    with pytest.raises(ValueError, match='do not fit'):
+        write_voc_scenes(str(tmp_path / 'x'), pools, dict(train=1), canvas=8)

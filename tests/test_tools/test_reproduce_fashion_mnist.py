@@ -165,15 +165,21 @@ def test_plan_prints_the_design_and_runs_nothing(fake_source, tmp_path,
     source, _ = fake_source
     monkeypatch.setattr(script, 'DATA', str(tmp_path / 'data'))
     work_dir = tmp_path / 'runs'
-    script.main([
+    common = [
         '--plan', '--source', source, '--cache',
         str(tmp_path / 'cache'), '--work-dir',
-        str(work_dir), '--fractions', '1%', '--jobs', '2'
-    ])
+        str(work_dir), '--jobs', '2'
+    ]
+    script.main(common + ['--fractions', '1%', '--tasks', 'cls'])
     out = capsys.readouterr().out
     # 2 pre-trainings x 45 epochs x 2.3 + 2 x 5 x 8 fine-tunes x 4.5 / 2
     assert 'left: 2 pre-trainings, 80 fine-tunes' in out
     assert f'about {2 * 45 * 2.3 + 80 * 4.5 / 2:.0f} minutes' in out
+    # segmentation: 2 x 5 x 6 runs of 4 minutes
+    script.main(common + ['--tasks', 'seg'])
+    out = capsys.readouterr().out
+    assert 'left: 2 pre-trainings, 60 fine-tunes' in out
+    assert f'about {2 * 45 * 2.3 + 60 * 4.0 / 2:.0f} minutes' in out
     assert not work_dir.exists()
 
 
@@ -251,3 +257,54 @@ def test_tiny_pretraining_probe_and_finetune(fake_source, tmp_path,
     assert cfg.model.head.mixup.partner == 'random'
     assert cfg.train_dataloader.dataset.indices == train_idx
     assert cfg.randomness.seed == 3
+
+    # segmentation on held-out scenes from the same checkpoint
+    monkeypatch.setattr(
+        script, 'SEG_SCENES',
+        dict(script.SEG_SCENES, counts=dict(train=8, val=4, test=4)))
+    voc = script.make_scenes(str(tmp_path / 'scenes'), root, 0)
+    seg_dir = str(tmp_path / 'seg')
+    seg = script.finetune_seg(
+        'contrast only, warm-up', checkpoint, seg_dir, voc, 0, 1, iters=2)
+    assert {'mIoU', 'FWIoU', 'MPA'} <= set(seg['test'])
+    cfg = Config.fromfile(osp.join(seg_dir, 'test_config.py'))
+    assert cfg.test_dataloader.dataset.ann_file.endswith('test.txt')
+    assert cfg.custom_hooks[-1].type == 'ContrastWarmupHook'
+    assert cfg.model.decode_head.mix_loss is False
+
+
+def test_scenes_hold_out_their_source_images(fake_source, tmp_path):
+    """Validation and test scenes come from two disjoint halves of the
+    test images, training scenes from the training images: make the
+    halves' pixel values tell them apart and read them back."""
+    script = load_script()
+    source, arrays = fake_source
+    root = script.prepare_data(source, str(tmp_path / 'data'))
+    halves = np.array_split(
+        np.random.default_rng(script.PROBE_SEED).permutation(20), 2)
+    labels = script.read_idx(osp.join(root, script.FILES[3])).copy()
+    # class 0 only in the first half, class 1 only in the second
+    labels[halves[0]], labels[halves[1]] = 0, 1
+    with open(osp.join(root, script.FILES[3]), 'wb') as f:
+        f.write(idx_bytes(labels))
+    train_labels = np.full(40, 9)
+    with open(osp.join(root, script.FILES[1]), 'wb') as f:
+        f.write(idx_bytes(train_labels))
+    script.SEG_SCENES = dict(
+        script.SEG_SCENES, counts=dict(train=6, val=6, test=6))
+    voc = script.make_scenes(str(tmp_path / 'scenes'), root, 1)
+    from PIL import Image
+    seen = {}
+    for split in ('train', 'val', 'test'):
+        names = open(
+            osp.join(voc, 'ImageSets', 'Segmentation',
+                     f'{split}.txt')).read().split()
+        seen[split] = set().union(*(set(
+            np.unique(
+                np.asarray(
+                    Image.open(osp.join(voc, 'SegmentationClass',
+                                        f'{n}.png')))).tolist())
+                                    for n in names))
+    assert seen['train'] - {0, 255} == {10}
+    assert seen['val'] - {0, 255} == {1}
+    assert seen['test'] - {0, 255} == {2}
