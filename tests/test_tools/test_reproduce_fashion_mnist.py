@@ -175,6 +175,9 @@ def test_plan_prints_the_design_and_runs_nothing(fake_source, tmp_path,
     # 2 pre-trainings x 45 epochs x 2.3 + 2 x 5 x 8 fine-tunes x 4.5 / 2
     assert 'left: 2 pre-trainings, 80 fine-tunes' in out
     assert f'about {2 * 45 * 2.3 + 80 * 4.5 / 2:.0f} minutes' in out
+    # 10 %: the baselines and the eta sweep only
+    script.main(common + ['--fractions', '10%', '--tasks', 'cls'])
+    assert 'left: 2 pre-trainings, 50 fine-tunes' in capsys.readouterr().out
     # segmentation: 2 x 5 x 6 runs of 4 minutes
     script.main(common + ['--tasks', 'seg'])
     out = capsys.readouterr().out
