@@ -38,6 +38,27 @@ def run_tool():
     return run
 
 
+def _logged(work_dir: str, key: str) -> float:
+    """The last value of ``key`` a run wrote to its ``scalars.json``."""
+    import glob
+    import json
+    values = []
+    for path in sorted(
+            glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            values += [
+                entry[key] for entry in map(json.loads, f) if key in entry
+            ]
+    assert values, f'{key} was not logged in {work_dir}'
+    return values[-1]
+
+
+@pytest.fixture()
+def logged():
+    """``logged(work_dir, key)``: the last value of ``key`` a run logged."""
+    return _logged
+
+
 def _register_test_hooks():
     from mmengine.hooks import Hook
     from mmengine.registry import HOOKS

@@ -99,4 +99,6 @@ def test_table_and_plot_with_groups(tmp_path):
     path = tmp_path / 'plot.png'
     paired_plot(results, 'ce', ['test'], ['top1'], str(path), [0, 0, 1, 1],
                 'pre-training')
-    assert path.stat().st_size > 0
+    from PIL import Image
+    with Image.open(path) as image:
+        assert image.format == 'PNG' and image.width > image.height
