@@ -199,8 +199,7 @@ def _naive_focal_supcon(z, labels, temperature=0.07, gamma=1.0):
 
 
 def run_scaling(args) -> dict:
-    from coretune_mm.core import (focal_supcon_loss, hard_pair_mixup,
-                                  shared_generator)
+    from coretune_mm.core import focal_supcon_loss, hard_pair_mixup
     rows = []
     for num in args.sizes:
         row = dict(M=num)
@@ -220,7 +219,8 @@ def run_scaling(args) -> dict:
                 mixed, targets = hard_pair_mixup(
                     features,
                     F.one_hot(labels, 21).float(),
-                    generator=shared_generator(features.device))
+                    generator=torch.Generator(
+                        device=features.device).manual_seed(step))
                 loss = loss_fn(
                     F.normalize(mixed[:, :256], dim=1), targets.argmax(dim=1))
                 loss.backward()
@@ -242,7 +242,7 @@ def _device_name(device: str) -> str:
     return f'cpu ({torch.get_num_threads()} threads)'
 
 
-def main() -> None:
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='mode', required=True)
     for mode in ('pair', 'memory'):
@@ -269,18 +269,18 @@ def main() -> None:
     p.add_argument('--steps', type=int, default=3)
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--json', help='also write the report here')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.mode == 'memory':
-        print(
-            json.dumps(
-                measure_memory(args.config, args.device, args.batch, args.size,
-                               args.steps)))
-        return
+        report = measure_memory(args.config, args.device, args.batch,
+                                args.size, args.steps)
+        print(json.dumps(report))
+        return report
     report = run_pair(args) if args.mode == 'pair' else run_scaling(args)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)
     print(json.dumps(report))
+    return report
 
 
 if __name__ == '__main__':

@@ -1,0 +1,101 @@
+"""Smoke tests of tools/benchmark.py and the launcher scripts (tiny cases):
+a renamed function or a wrong path cannot break a tool silently."""
+import importlib.util
+import json
+import os
+import os.path as osp
+import stat
+import subprocess
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location(
+        'benchmark', osp.join(REPO, 'tools', 'benchmark.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_naive_reference_equals_the_core_loss():
+    from coretune_mm.core import focal_supcon_loss
+    benchmark = load_benchmark()
+    z = F.normalize(torch.randn(12, 8), dim=1)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 0, 1, 2, 3, 4])
+    assert torch.allclose(
+        benchmark._naive_focal_supcon(z, labels),
+        focal_supcon_loss(z, labels),
+        atol=1e-6)
+
+
+def test_scaling_runs_and_writes_its_table(tmp_path):
+    out = tmp_path / 'scaling.json'
+    report = load_benchmark().main([
+        'scaling', '--sizes', '16', '48', '--naive-max', '16', '--steps', '1',
+        '--warmup', '0', '--json',
+        str(out)
+    ])
+    assert json.loads(out.read_text()) == report
+    assert [row['M'] for row in report['rows']] == [16, 48]
+    assert 'naive_ms' in report['rows'][0]
+    assert 'naive_ms' not in report['rows'][1]  # above --naive-max
+    assert all(row['vectorised_ms'] > 0 for row in report['rows'])
+
+
+@pytest.mark.slow
+def test_pair_reports_ratios(tmp_path):
+    configs = [
+        osp.join(REPO, 'configs', 'demo', f'resnet18_{m}_digits-folder.py')
+        for m in ('ce', 'coretune')
+    ]
+    report = load_benchmark().main([
+        'pair', *configs, '--batch', '4', '--size', '32', '--steps', '1',
+        '--warmup', '0'
+    ])
+    assert report['step_time_ratio'] > 0
+    assert report['peak_memory_ratio'] > 0
+
+
+def fake_command(folder, name: str) -> str:
+    """An executable ``name`` that records its arguments, one per line."""
+    path = osp.join(folder, name)
+    with open(path, 'w') as f:
+        f.write('#!/usr/bin/env bash\n'
+                f'printf "%s\\n" "$@" > "{path}.args"\n')
+    os.chmod(path, os.stat(path).st_mode | stat.S_IEXEC)
+    return path + '.args'
+
+
+@pytest.mark.parametrize('script, args, launcher, after_tool, option', [
+    ('dist_train.sh', ['CFG', '4', '--amp'], 'torchrun',
+     ['CFG', '--launcher', 'pytorch', '--amp'], '--nproc_per_node=4'),
+    ('dist_test.sh', ['CFG', 'CKPT', '4', '--tta'], 'torchrun',
+     ['CFG', 'CKPT', '--launcher', 'pytorch', '--tta'], '--nproc_per_node=4'),
+    ('slurm_train.sh', ['PART', 'JOB', 'CFG', '--amp'], 'srun',
+     ['CFG', '--launcher=slurm', '--amp'], '--job-name=JOB'),
+    ('slurm_test.sh', ['PART', 'JOB', 'CFG', 'CKPT', '--tta'], 'srun',
+     ['CFG', 'CKPT', '--launcher=slurm', '--tta'], '--job-name=JOB'),
+])
+def test_launchers_call_the_tools(tmp_path, script, args, launcher, after_tool,
+                                  option):
+    """The launcher receives this repository's train.py / test.py with the
+    config (and checkpoint), the launcher option and the extra arguments."""
+    record = fake_command(str(tmp_path), launcher)
+    env = dict(os.environ, PATH=f'{tmp_path}{os.pathsep}{os.environ["PATH"]}')
+    done = subprocess.run(['bash',
+                           osp.join(REPO, 'tools', script), *args],
+                          env=env,
+                          capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    called = open(record).read().splitlines()
+    tool = 'train.py' if 'train' in script else 'test.py'
+    position = next(i for i, a in enumerate(called) if a.endswith(tool))
+    assert osp.samefile(called[position], osp.join(REPO, 'tools', tool))
+    assert called[position + 1:] == after_tool
+    assert option in called[:position]
