@@ -13,7 +13,7 @@ from .mixup import (check_mixup_args, hard_pair_mixup, mine_hard_pairs,
 from .pixel_sampling import (check_sampler_args, labels_at, pixel_rows,
                              sample_pixels)
 from .projection import ProjectionHead
-from .sampling import sample_beta, sample_gamma
+from .sampling import as_generator_state, sample_beta, sample_gamma
 
 __all__ = [
     'check_focal_supcon_args', 'check_sampler_args', 'labels_at', 'pixel_rows',
@@ -22,5 +22,5 @@ __all__ = [
     'hard_pair_mixup', 'mine_hard_pairs', 'to_soft_labels', 'sample_pixels',
     'ProjectionHead', 'sample_beta', 'sample_gamma', 'soft_cross_entropy',
     'prior_correction', 'class_frequencies', 'feature_space_stats',
-    'grad_norm_ratio', 'gather_across_ranks'
+    'grad_norm_ratio', 'gather_across_ranks', 'as_generator_state'
 ]

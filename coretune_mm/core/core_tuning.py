@@ -14,6 +14,7 @@ import torch.nn as nn
 from .distributed import gather_across_ranks, is_distributed
 from .mixup import check_mixup_args, hard_pair_mixup
 from .projection import ProjectionHead
+from .sampling import as_generator_state
 
 __all__ = ['CoreTuning', 'CoreTuningOutput', 'find_core_tuning']
 
@@ -146,8 +147,8 @@ class CoreTuning(nn.Module):
         return self.stream.get_state()
 
     def set_stream_state(self, state: torch.Tensor) -> None:
-        """Restore a state from :meth:`get_stream_state`."""
-        self.stream.set_state(state)
+        """Restore a state from :meth:`get_stream_state` (on any device)."""
+        self.stream.set_state(as_generator_state(state))
 
     def generators(self, device: torch.device
                    ) -> Tuple[torch.Generator, torch.Generator]:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 
-__all__ = ['sample_beta', 'sample_gamma']
+__all__ = ['sample_beta', 'sample_gamma', 'as_generator_state']
 
 # Candidates drawn per value by the Marsaglia-Tsang rejection sampler. Each is
 # accepted with probability > 0.95 for shape >= 1, so running out of
@@ -87,3 +87,18 @@ def sample_beta(alpha: float,
     x = sample_gamma(alpha, num, device=device, generator=generator)
     y = sample_gamma(alpha, num, device=device, generator=generator)
     return x / (x + y).clamp_min(torch.finfo(x.dtype).tiny)
+
+
+def as_generator_state(state: torch.Tensor) -> torch.Tensor:
+    """A saved random state as the CPU ByteTensor that
+    ``torch.set_rng_state``, ``torch.cuda.set_rng_state`` and
+    ``Generator.set_state`` accept.
+
+    A checkpoint loaded onto an accelerator (MMEngine's ``resume`` maps it
+    to the training device) brings its states back as device tensors,
+    which those functions refuse.
+    """
+    if not torch.is_tensor(state):
+        raise TypeError('a random state must be a tensor, got '
+                        f'{type(state).__name__}')
+    return state.detach().to(device='cpu', dtype=torch.uint8).contiguous()

@@ -139,3 +139,19 @@ def test_step_reports_what_it_did():
                 weights.append(1 - p.item())
     assert stats['focal_weight'] == pytest.approx(
         sum(weights) / len(weights), rel=1e-4)
+
+
+def test_stream_state_restores_from_a_state_that_is_not_a_cpu_byte_tensor():
+    """A checkpoint mapped onto an accelerator brings the saved state back
+    as a device tensor; any tensor holding the bytes must restore it (here
+    an int16 copy stands in for the device tensor, which
+    ``Generator.set_state`` refuses just the same)."""
+    core = make()
+    saved = core.get_stream_state()
+    expected = torch.randint(2**30, (4, ), generator=core.stream)
+    foreign = saved.to(torch.int16)
+    with pytest.raises((TypeError, RuntimeError)):
+        torch.Generator().set_state(foreign)
+    core.set_stream_state(foreign)
+    assert torch.equal(torch.randint(2**30, (4, ), generator=core.stream),
+                       expected)

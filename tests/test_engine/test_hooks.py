@@ -368,3 +368,19 @@ def test_contrast_warmup_ramps_mix_weight_of_a_pixel_head():
         ContrastWarmupHook(
             2,
             mix_weight=True).before_train(SimpleNamespace(model=classifier))
+
+
+def test_rng_states_restore_from_tensors_that_are_not_cpu_byte_tensors():
+    """MMEngine's resume maps the checkpoint onto the training device, so on
+    a GPU the saved states come back as CUDA tensors, which
+    ``torch.set_rng_state`` refuses; the hook restores from any tensor
+    holding the bytes (an int16 copy stands in for the device tensor)."""
+    from coretune_mm.engine.hooks.rng_state_hook import (_global_state,
+                                                         _set_global_state)
+    saved = _global_state()
+    expected = torch.rand(3)
+    foreign = dict(saved, torch=saved['torch'].to(torch.int16))
+    with pytest.raises((TypeError, RuntimeError)):
+        torch.set_rng_state(foreign['torch'])
+    _set_global_state(foreign)
+    assert torch.equal(torch.rand(3), expected)

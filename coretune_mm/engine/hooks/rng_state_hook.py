@@ -10,7 +10,7 @@ from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 from mmengine.runner import EpochBasedTrainLoop
 
-from coretune_mm.core import find_core_tuning
+from coretune_mm.core import as_generator_state, find_core_tuning
 from .utils import unwrap
 
 __all__ = ['RNGStateHook']
@@ -28,7 +28,7 @@ def _global_state() -> dict:
 
 
 def _set_global_state(state: dict) -> None:
-    torch.set_rng_state(state['torch'])
+    torch.set_rng_state(as_generator_state(state['torch']))
     np.random.set_state(state['numpy'])
     random.setstate(state['python'])
     if state.get('cuda') is not None and torch.cuda.is_available():
@@ -37,7 +37,7 @@ def _set_global_state(state: dict) -> None:
             cuda = cuda[torch.cuda.current_device()] if len(cuda) > \
                 torch.cuda.current_device() else None
         if cuda is not None:
-            torch.cuda.set_rng_state(cuda)
+            torch.cuda.set_rng_state(as_generator_state(cuda))
 
 
 @HOOKS.register_module()
