@@ -117,14 +117,24 @@ class CoreTuning(nn.Module):
             yield
 
     def reset_parameters(self) -> None:
-        """PyTorch's default initialisation of the projector, drawn without
-        touching the global generator."""
+        """PyTorch's default initialisation of the projector, drawn on the
+        CPU from the own stream without touching the global generators: the
+        same values on every device and dtype."""
         if self.projector is None:
             return
-        with self._own_rng():
+        # drawn on the CPU from the own stream and copied, wherever the
+        # weights are (MMEngine moves the model to the GPU before
+        # init_weights, where reset_parameters would draw from the global
+        # CUDA generator)
+        with self._own_rng(), torch.no_grad():
             for module in self.projector.modules():
                 if isinstance(module, nn.Linear):
-                    module.reset_parameters()
+                    fresh = nn.Linear(module.in_features,
+                                      module.out_features,
+                                      bias=module.bias is not None)
+                    module.weight.copy_(fresh.weight)
+                    if module.bias is not None:
+                        module.bias.copy_(fresh.bias)
 
     # -- randomness --------------------------------------------------------
     @property

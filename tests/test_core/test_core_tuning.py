@@ -155,3 +155,20 @@ def test_stream_state_restores_from_a_state_that_is_not_a_cpu_byte_tensor():
     core.set_stream_state(foreign)
     assert torch.equal(torch.randint(2**30, (4, ), generator=core.stream),
                        expected)
+
+
+def test_projector_initialisation_does_not_depend_on_where_it_lives():
+    """MMEngine moves the model to the GPU before ``init_weights``; the
+    projector must get the CPU draws of its own stream there too (float64
+    weights stand in for weights on another device: drawing in place would
+    give other values)."""
+    torch.manual_seed(5)
+    here = make()
+    here.reset_parameters()
+    torch.manual_seed(5)
+    there = make().double()
+    there.reset_parameters()
+    for a, b in zip(here.projector.parameters(),
+                    there.projector.parameters()):
+        assert b.dtype == torch.float64
+        assert torch.equal(a.double(), b)
