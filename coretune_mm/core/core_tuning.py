@@ -129,9 +129,10 @@ class CoreTuning(nn.Module):
         with self._own_rng(), torch.no_grad():
             for module in self.projector.modules():
                 if isinstance(module, nn.Linear):
-                    fresh = nn.Linear(module.in_features,
-                                      module.out_features,
-                                      bias=module.bias is not None)
+                    fresh = nn.Linear(
+                        module.in_features,
+                        module.out_features,
+                        bias=module.bias is not None)
                     module.weight.copy_(fresh.weight)
                     if module.bias is not None:
                         module.bias.copy_(fresh.bias)

@@ -35,16 +35,15 @@ def knn_accuracy(train_features: torch.Tensor,
                          f'got {k}')
     train = F.normalize(train_features.float(), dim=1)
     test = F.normalize(test_features.float(), dim=1)
-    train_labels = train_labels.long()
+    train_labels = train_labels.to(train.device).long()
     num_classes = int(train_labels.max()) + 1
     correct = 0
     for start in range(0, test.size(0), chunk):
         similarity = test[start:start + chunk] @ train.t()
         top_sim, top_idx = similarity.topk(k, dim=1)
-        votes = torch.zeros(top_sim.size(0), num_classes)
+        votes = top_sim.new_zeros(top_sim.size(0), num_classes)
         votes.scatter_add_(1, train_labels[top_idx],
                            (top_sim / temperature).exp())
-        correct += int(
-            (votes.argmax(dim=1) == test_labels[start:start +
-                                                chunk].long()).sum())
+        truth = test_labels[start:start + chunk].to(votes.device).long()
+        correct += int((votes.argmax(dim=1) == truth).sum())
     return 100.0 * correct / max(test.size(0), 1)

@@ -153,8 +153,8 @@ def test_stream_state_restores_from_a_state_that_is_not_a_cpu_byte_tensor():
     with pytest.raises((TypeError, RuntimeError)):
         torch.Generator().set_state(foreign)
     core.set_stream_state(foreign)
-    assert torch.equal(torch.randint(2**30, (4, ), generator=core.stream),
-                       expected)
+    assert torch.equal(
+        torch.randint(2**30, (4, ), generator=core.stream), expected)
 
 
 def test_projector_initialisation_does_not_depend_on_where_it_lives():
@@ -168,7 +168,6 @@ def test_projector_initialisation_does_not_depend_on_where_it_lives():
     torch.manual_seed(5)
     there = make().double()
     there.reset_parameters()
-    for a, b in zip(here.projector.parameters(),
-                    there.projector.parameters()):
+    for a, b in zip(here.projector.parameters(), there.projector.parameters()):
         assert b.dtype == torch.float64
         assert torch.equal(a.double(), b)

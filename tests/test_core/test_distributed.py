@@ -135,11 +135,16 @@ def worker(rank, init_file):
     # 4. the pixel budget M is global by default: M / W per rank
     label = torch.randint(3, (2, 1, 16, 16))
     samples = [SegDataSample(gt_sem_seg=PixelData(data=x)) for x in label]
-    for budget, expected in (('global', 12), ('per_rank', 24)):
+    # (without gathering each rank contrasts alone, with M pixels)
+    for budget, gather, expected in (('global', True, 12),
+                                     ('per_rank', True, 24), ('global', False,
+                                                              24)):
         head = seg_head(
-            pixel_sampler=dict(max_samples=24), pixel_budget=budget)
+            pixel_sampler=dict(max_samples=24),
+            pixel_budget=budget,
+            gather_across_ranks=gather)
         losses = head.loss([torch.randn(2, 4, 8, 8)], samples, None)
-        assert int(losses['core_pixels']) == expected, budget
+        assert int(losses['core_pixels']) == expected, (budget, gather)
     dist.barrier()
     dist.destroy_process_group()
 

@@ -84,8 +84,10 @@ class PixelCoreTuningMixin:
             :func:`coretune_mm.core.sample_pixels`.
         pixel_budget (str): ``'global'``: M is the budget of the whole
             contrast, each of W ranks samples M // W, so the gathered set and
-            the (3M)^2 matrices do not grow with the number of GPUs;
-            ``'per_rank'``: each rank samples M. Defaults to ``'global'``.
+            the (3M)^2 matrices do not grow with the number of GPUs (with
+            ``gather_across_ranks=False`` each rank contrasts alone, so each
+            samples M); ``'per_rank'``: each rank samples M. Defaults to
+            ``'global'``.
         gather_across_ranks (bool): Under distributed training, contrast the
             sampled pixels of all ranks. No-op in a single process.
             Defaults to True.
@@ -183,7 +185,10 @@ class PixelCoreTuningMixin:
 
     def _budget(self) -> int:
         budget = self.pixel_sampler['max_samples']
-        if self.pixel_budget == 'global' and is_distributed():
+        # only a gathered contrast spans the ranks: without gathering each
+        # rank contrasts its own M pixels
+        if self.pixel_budget == 'global' and is_distributed() and \
+                self.core_tuning.gather_across_ranks:
             budget = max(1, budget // dist.get_world_size())
         return budget
 
@@ -220,7 +225,9 @@ class PixelCoreTuningMixin:
         out = core(pixel_features, targets, generator=shared)
         losses = dict(
             loss_contrast=out.loss_contrast,
-            core_pixels=features.new_tensor(float(index.numel())),
+            # float32: under bf16, 1023 would log as 1024
+            core_pixels=torch.tensor(
+                float(index.numel()), device=features.device),
             core_boundary=on_boundary.mean()
             if index.numel() else on_boundary.sum())
         losses.update({f'core_{k}': v for k, v in out.stats.items()})
