@@ -103,3 +103,20 @@ def test_wheel_carries_the_configs_for_the_prefix(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     imported, head = done.stdout.split()[-2:]
     assert imported.startswith(str(site)) and head == 'CoreTuneASPPHead'
+
+
+def test_setup_env_refuses_an_unknown_mmcv_build(tmp_path):
+    """MMCV_BUILD is checked before anything is created or installed."""
+    import subprocess
+    done = subprocess.run(['bash',
+                           osp.join(REPO, 'tools', 'setup_env.sh')],
+                          env=dict(
+                              PATH='/usr/bin:/bin',
+                              HOME=str(tmp_path),
+                              MMCV_BUILD='gpu',
+                              VENV=str(tmp_path / 'venv')),
+                          capture_output=True,
+                          text=True)
+    assert done.returncode == 2
+    assert "MMCV_BUILD must be cpu or cuda, got 'gpu'" in done.stderr
+    assert not (tmp_path / 'venv').exists()
