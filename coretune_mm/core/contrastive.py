@@ -118,24 +118,29 @@ def focal_supcon_loss(z: torch.Tensor,
         # excluded from the denominator.
         log_denominator = torch.logsumexp(
             logits.masked_fill(self_mask, float('-inf')), dim=1)
-        # Only positive pairs enter the loss: work on them alone, which keeps
-        # a single dense (N, N) float matrix alive for the backward pass.
-        anchor, other = positive.nonzero(as_tuple=True)
-        log_prob = logits[anchor, other] - log_denominator[anchor]
+        # Dense over the (N, N) pairs with the non-positive ones zeroed, so
+        # that no step depends on how many positives there are: no host
+        # synchronisation (selecting the pairs would need one). log p <= 0 on
+        # every kept pair, so exp never overflows.
+        log_prob = torch.where(positive, logits - log_denominator[:, None],
+                               logits.new_zeros(()))
         if gamma == 0:
             focal = None
             pair_loss = -log_prob
         else:
             weight = (1 - log_prob.exp()).clamp_min(0)
             focal = weight if gamma == 1 else weight.pow(gamma)
+            # zero on the non-positive pairs: log p = 0 there
             pair_loss = -focal * log_prob
         num_positives = positive.sum(dim=1)
         if stats is not None:
             stats['positives'] = num_positives.float().mean().detach()
-            stats['focal_weight'] = (
-                focal.detach().mean()
-                if focal is not None and focal.numel() else z.new_ones(()))
-        per_anchor = logits.new_zeros(num).index_add(0, anchor, pair_loss)
+            pairs = num_positives.sum()
+            stats['focal_weight'] = torch.where(
+                pairs > 0, (focal * positive).sum() / pairs.clamp_min(1),
+                logits.new_ones(())).detach() if focal is not None \
+                else logits.new_ones(())
+        per_anchor = pair_loss.sum(dim=1)
         if normalize == 'all':
             per_anchor = per_anchor / num
         else:

@@ -67,11 +67,12 @@ def class_frequencies(labels: torch.Tensor,
         ignored.
     """
     labels = labels.flatten().long()
-    valid = labels != ignore_index
-    counts = torch.bincount(
-        labels.where(valid, torch.zeros_like(labels)),
-        weights=valid.float(),
-        minlength=num_classes)[:num_classes]
+    valid = (labels != ignore_index) & (labels >= 0) & (labels < num_classes)
+    # scatter_add into C slots: bincount would read the largest label on
+    # the host
+    counts = torch.zeros(
+        num_classes, device=labels.device).scatter_add_(
+            0, labels.where(valid, torch.zeros_like(labels)), valid.float())
     if across_ranks and is_distributed():
         dist.all_reduce(counts)
     return counts / counts.sum().clamp_min(1.0)

@@ -50,12 +50,19 @@ def pixel_rows(features: torch.Tensor) -> torch.Tensor:
     return features.permute(0, 2, 3, 1).flatten(0, 2)
 
 
+def _group_sizes(keys: torch.Tensor, num_keys: int) -> torch.Tensor:
+    """Elements per key in ``[0, num_keys)``, without a host synchronisation
+    (``bincount`` reads the largest key on the host)."""
+    return keys.new_zeros(num_keys).scatter_add_(0, keys,
+                                                 torch.ones_like(keys))
+
+
 def _rank_within_groups(keys: torch.Tensor, scores: torch.Tensor,
                         num_keys: int) -> torch.Tensor:
     """Rank of each element among those with the same key, by random score."""
     by_score = scores.argsort()
     order = by_score[keys[by_score].argsort(stable=True)]
-    counts = torch.bincount(keys, minlength=num_keys)
+    counts = _group_sizes(keys, num_keys)
     starts = counts.cumsum(0) - counts
     ranks = torch.empty_like(keys)
     ranks[order] = torch.arange(keys.numel(), device=keys.device) - \
@@ -69,6 +76,7 @@ def sample_pixels(labels: torch.Tensor,
                   max_samples: int = 1024,
                   min_pixels: int = 2,
                   ignore_index: int = 255,
+                  num_classes: Optional[int] = None,
                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Choose at most ``max_samples`` pixels of a batch of label maps.
 
@@ -80,12 +88,19 @@ def sample_pixels(labels: torch.Tensor,
     each drawn uniformly; a pool that runs short is filled from the other.
     Pixels equal to ``ignore_index`` are never chosen.
 
+    Every step works on fixed-size tensors (one slot per possible (image,
+    class) pair), so the only host synchronisation is the final selection,
+    whose size depends on the data; with ``num_classes`` omitted, reading
+    the largest label adds one.
+
     Args:
-        labels (Tensor): (N, H, W) integer labels.
+        labels (Tensor): (N, H, W) integer labels, in ``[0, num_classes)``
+            or equal to ``ignore_index``.
         predictions (Tensor): (N, H, W) predicted classes.
         max_samples (int): The budget M. Defaults to 1024.
         min_pixels (int): Pairs with fewer pixels are dropped. Defaults to 2.
         ignore_index (int): Label of unlabelled pixels. Defaults to 255.
+        num_classes (int, optional): C. Defaults to the largest label + 1.
         generator (torch.Generator, optional): Randomness source.
 
     Returns:
@@ -99,41 +114,42 @@ def sample_pixels(labels: torch.Tensor,
     check_sampler_args(max_samples, min_pixels)
     device = labels.device
     flat_labels = labels.flatten().long()
-    valid = torch.nonzero(flat_labels != ignore_index).squeeze(1)
-    if valid.numel() == 0:
-        return valid
-    pixel_labels = flat_labels[valid]
-    pixel_images = valid // labels[0].numel()
-    hard = (predictions.flatten()[valid].long() != pixel_labels).long()
+    valid = flat_labels != ignore_index
+    if num_classes is None:
+        num_classes = int(flat_labels.masked_fill(~valid, 0).max()) + 1 \
+            if flat_labels.numel() else 1
+    num_pixels = flat_labels.numel()
+    # One slot per (image, class); ignored pixels share one more slot.
+    num_slots = labels.size(0) * num_classes
+    images = torch.arange(num_pixels, device=device) // labels[0].numel()
+    keys = torch.where(
+        valid, images * num_classes + flat_labels.clamp(0, num_classes - 1),
+        num_slots)
+    hard = (predictions.flatten().long() != flat_labels).long()
 
-    # One group per (image, class) present in the batch.
-    pair_keys, pair_of_pixel, pair_sizes = torch.unique(
-        pixel_images * (int(pixel_labels.max()) + 1) + pixel_labels,
-        return_inverse=True,
-        return_counts=True)
-    num_pairs = pair_keys.numel()
-    kept_pair = pair_sizes >= min_pixels
-    num_kept = kept_pair.sum()
+    kept = _group_sizes(keys, num_slots + 1)[:num_slots] >= min_pixels
+    num_kept = kept.sum()
     # Equal shares; the remainder goes one pixel each to random pairs, so
     # a budget below the number of pairs still yields min(M, pairs) pixels.
     share = max_samples // num_kept.clamp_min(1)
     remainder = max_samples - share * num_kept
-    pair_scores = torch.rand(num_pairs, device=device, generator=generator)
-    pair_order = pair_scores.masked_fill(~kept_pair, 2.0).argsort()
-    pair_rank = torch.empty_like(pair_order)
-    pair_rank[pair_order] = torch.arange(num_pairs, device=device)
-    quota = share + (pair_rank < remainder).long()
+    slot_scores = torch.rand(num_slots, device=device, generator=generator)
+    slot_order = slot_scores.masked_fill(~kept, 2.0).argsort()
+    slot_rank = torch.empty_like(slot_order)
+    slot_rank[slot_order] = torch.arange(num_slots, device=device)
+    quota = share + (slot_rank < remainder).long()
 
-    scores = torch.rand(valid.numel(), device=device, generator=generator)
-    pools = pair_of_pixel * 2 + hard
-    rank = _rank_within_groups(pools, scores, 2 * num_pairs)
-    pool_sizes = torch.bincount(pools, minlength=2 * num_pairs).view(-1, 2)
-    num_easy, num_hard = pool_sizes[:, 0], pool_sizes[:, 1]
+    scores = torch.rand(num_pixels, device=device, generator=generator)
+    pools = keys * 2 + hard
+    rank = _rank_within_groups(pools, scores, 2 * num_slots + 2)
+    pool_sizes = _group_sizes(pools, 2 * num_slots + 2).view(-1, 2)
+    num_easy, num_hard = pool_sizes[:num_slots, 0], pool_sizes[:num_slots, 1]
     take_hard = torch.minimum(
         num_hard, torch.maximum(quota - quota // 2, quota - num_easy))
     take_easy = torch.minimum(num_easy, quota - take_hard)
-    take = torch.stack([take_easy, take_hard], dim=1) * kept_pair[:, None]
-    chosen = rank < take.flatten()[pools]
-    picked = valid[chosen]
+    take = torch.stack([take_easy, take_hard], dim=1) * kept[:, None]
+    # the ignored pixels' slot takes nothing
+    take = torch.cat([take.flatten(), take.new_zeros(2)])
+    picked = torch.nonzero(rank < take[pools]).squeeze(1)
     # group by pair for readability of downstream code and tests
-    return picked[pair_of_pixel[chosen].argsort(stable=True)]
+    return picked[keys[picked].argsort(stable=True)]

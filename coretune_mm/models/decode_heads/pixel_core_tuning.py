@@ -216,6 +216,7 @@ class PixelCoreTuningMixin:
             labels,
             seg_logits.detach().argmax(dim=1),
             ignore_index=self.ignore_index,
+            num_classes=self.num_classes,
             min_pixels=self.pixel_sampler['min_pixels'],
             max_samples=self._budget(),
             generator=local)
