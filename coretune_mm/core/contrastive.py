@@ -33,6 +33,23 @@ def check_focal_supcon_args(temperature: float = 0.07,
                          f'got {pair_label!r}')
 
 
+def pair_classes(labels: torch.Tensor,
+                 pair_label: str = 'dominant') -> torch.Tensor:
+    """(N, ) integers, equal exactly for the pairs that count as positives
+    (see :func:`positive_pair_mask`)."""
+    if pair_label not in PAIR_LABEL_MODES:
+        raise ValueError(f'pair_label must be one of {PAIR_LABEL_MODES}, '
+                         f'got {pair_label!r}')
+    if labels.dim() == 2:
+        if pair_label == 'dominant':
+            return labels.argmax(dim=1)
+        return torch.unique(labels, dim=0, return_inverse=True)[1]
+    if labels.dim() != 1:
+        raise ValueError('labels: expected (N, ) class indices or (N, C) '
+                         f'soft labels, got shape {tuple(labels.shape)}')
+    return labels.long()
+
+
 def positive_pair_mask(labels: torch.Tensor,
                        pair_label: str = 'dominant') -> torch.Tensor:
     """Which pairs count as positives (the diagonal included).
@@ -47,18 +64,8 @@ def positive_pair_mask(labels: torch.Tensor,
     Returns:
         Tensor: bool (N, N).
     """
-    if pair_label not in PAIR_LABEL_MODES:
-        raise ValueError(f'pair_label must be one of {PAIR_LABEL_MODES}, '
-                         f'got {pair_label!r}')
-    if labels.dim() == 2:
-        if pair_label == 'dominant':
-            labels = labels.argmax(dim=1)
-        else:
-            labels = torch.unique(labels, dim=0, return_inverse=True)[1]
-    elif labels.dim() != 1:
-        raise ValueError('labels: expected (N, ) class indices or (N, C) '
-                         f'soft labels, got shape {tuple(labels.shape)}')
-    return labels[:, None] == labels[None, :]
+    classes = pair_classes(labels, pair_label)
+    return classes[:, None] == classes[None, :]
 
 
 def focal_supcon_loss(z: torch.Tensor,
@@ -104,47 +111,124 @@ def focal_supcon_loss(z: torch.Tensor,
     if labels.size(0) != z.size(0):
         raise ValueError(
             f'labels: {labels.size(0)} rows for {z.size(0)} embeddings')
-    positive = positive_pair_mask(labels, pair_label)
+    classes = pair_classes(labels, pair_label)
     num = z.size(0)
     if num < 2:
         return z.float().sum() * 0.0
-
     with torch.autocast(device_type=z.device.type, enabled=False):
-        z = z.float()
-        logits = z @ z.t() / temperature
-        self_mask = torch.eye(num, dtype=torch.bool, device=z.device)
-        positive = positive & ~self_mask
-        # The row max is subtracted inside logsumexp; the anchor itself is
-        # excluded from the denominator.
-        log_denominator = torch.logsumexp(
-            logits.masked_fill(self_mask, float('-inf')), dim=1)
-        # Dense over the (N, N) pairs with the non-positive ones zeroed, so
-        # that no step depends on how many positives there are: no host
-        # synchronisation (selecting the pairs would need one). log p <= 0 on
-        # every kept pair, so exp never overflows.
-        log_prob = torch.where(positive, logits - log_denominator[:, None],
-                               logits.new_zeros(()))
-        if gamma == 0:
-            focal = None
-            pair_loss = -log_prob
-        else:
-            weight = (1 - log_prob.exp()).clamp_min(0)
-            focal = weight if gamma == 1 else weight.pow(gamma)
-            # zero on the non-positive pairs: log p = 0 there
-            pair_loss = -focal * log_prob
-        num_positives = positive.sum(dim=1)
-        if stats is not None:
-            stats['positives'] = num_positives.float().mean().detach()
-            pairs = num_positives.sum()
-            stats['focal_weight'] = torch.where(
-                pairs > 0, (focal * positive).sum() / pairs.clamp_min(1),
-                logits.new_ones(())).detach() if focal is not None \
-                else logits.new_ones(())
-        per_anchor = pair_loss.sum(dim=1)
-        if normalize == 'all':
-            per_anchor = per_anchor / num
-        else:
-            per_anchor = per_anchor / num_positives.clamp_min(1)
+        loss, positives, focal_weight = _FocalSupCon.apply(
+            z.float(), classes, temperature, gamma, normalize)
+    if stats is not None:
+        stats['positives'] = positives
+        stats['focal_weight'] = focal_weight
+    return loss
+
+
+# rows of the (N, N) similarity handled at once: bounds the memory of the
+# loss to about this many floats per intermediate, whatever N
+_CHUNK_ELEMENTS = 2**22
+
+
+def _row_chunks(num: int):
+    step = max(1, _CHUNK_ELEMENTS // num)
+    return [(start, min(start + step, num)) for start in range(0, num, step)]
+
+
+def _pair_terms(z: torch.Tensor, classes: torch.Tensor, start: int, stop: int,
+                temperature: float):
+    """For anchors ``start:stop``: the positive mask, log p (0 off the
+    positives) and the softmax q over the other samples."""
+    rows = torch.arange(start, stop, device=z.device)
+    logits = z[start:stop] @ z.t() / temperature
+    self_pair = rows[:, None] == torch.arange(
+        z.size(0), device=z.device)[None, :]
+    logits = logits.masked_fill(self_pair, float('-inf'))
+    log_denominator = torch.logsumexp(logits, dim=1, keepdim=True)
+    positive = (classes[start:stop, None] == classes[None, :]) & ~self_pair
+    # log p <= 0 on every positive pair, so exp never overflows
+    log_prob = torch.where(positive, logits - log_denominator,
+                           logits.new_zeros(()))
+    return positive, log_prob, (logits - log_denominator).exp()
+
+
+class _FocalSupCon(torch.autograd.Function):
+    """The focal supervised contrastive loss with an analytic backward.
+
+    Forward and backward walk over blocks of anchors and keep nothing of
+    size (N, N) between them (the blocks are recomputed in the backward
+    pass), so the loss's memory stays O(N) plus one block, and no step
+    depends on how many positives there are (no host synchronisation).
+
+    With ``s_ik = z_i . z_k / tau``, ``q_ik`` the softmax of ``s_i`` over
+    ``k != i`` and ``g_ij = c_i l'(log p_ij)`` on positive pairs (``c_i``
+    the anchor's weight in the mean, ``l(x) = -(1 - e^x)^gamma x``):
+    ``dL/ds_ik = g_ik - q_ik sum_j g_ij`` and
+    ``dL/dz = (dS + dS^T) z / tau``.
+    """
+
+    @staticmethod
+    def forward(ctx, z, classes, temperature, gamma, normalize):
+        num = z.size(0)
+        num_positives = z.new_zeros(num)
+        for start, stop in _row_chunks(num):
+            same = classes[start:stop, None] == classes[None, :]
+            num_positives[start:stop] = same.sum(dim=1).float() - 1
         has_positive = (num_positives > 0).float()
-        return (per_anchor *
-                has_positive).sum() / has_positive.sum().clamp_min(1)
+        norm = num_positives.clamp_min(1) if normalize == 'positives' \
+            else z.new_full((num, ), float(num))
+        # weight of each anchor's sum in the mean over anchors with positives
+        anchor_weight = has_positive / norm / has_positive.sum().clamp_min(1)
+        loss = z.new_zeros(())
+        focal_sum = z.new_zeros(())
+        for start, stop in _row_chunks(num):
+            positive, log_prob, _ = _pair_terms(z, classes, start, stop,
+                                                temperature)
+            if gamma == 0:
+                pair_loss = -log_prob
+            else:
+                weight = (1 - log_prob.exp()).clamp_min(0)
+                focal = weight if gamma == 1 else weight.pow(gamma)
+                pair_loss = -focal * log_prob
+                focal_sum = focal_sum + (focal * positive).sum()
+            loss = loss + (pair_loss.sum(dim=1) *
+                           anchor_weight[start:stop]).sum()
+        pairs = num_positives.sum()
+        focal_weight = focal_sum / pairs.clamp_min(1) if gamma != 0 \
+            else z.new_ones(())
+        focal_weight = torch.where(pairs > 0, focal_weight, z.new_ones(()))
+        mean_positives = num_positives.mean()
+        ctx.save_for_backward(z, classes, anchor_weight)
+        ctx.temperature, ctx.gamma = temperature, gamma
+        ctx.mark_non_differentiable(mean_positives, focal_weight)
+        return loss, mean_positives, focal_weight
+
+    @staticmethod
+    def backward(ctx, grad_loss, *_):
+        z, classes, anchor_weight = ctx.saved_tensors
+        temperature, gamma = ctx.temperature, ctx.gamma
+        grad_z = torch.zeros_like(z)
+        for start, stop in _row_chunks(z.size(0)):
+            positive, log_prob, softmax = _pair_terms(z, classes, start, stop,
+                                                      temperature)
+            if gamma == 0:
+                slope = -torch.ones_like(log_prob)
+            else:
+                prob = log_prob.exp()
+                weight = (1 - prob).clamp_min(0)
+                if gamma == 1:
+                    slope = -weight + log_prob * prob
+                else:
+                    safe = torch.where(weight > 0, weight,
+                                       torch.ones_like(weight))
+                    slope = -weight.pow(gamma) + torch.where(
+                        weight > 0,
+                        gamma * log_prob * prob * safe.pow(gamma - 1),
+                        torch.zeros_like(weight))
+            pair_grad = torch.where(positive, slope, torch.zeros_like(slope))
+            pair_grad = pair_grad * (
+                anchor_weight[start:stop, None] * grad_loss)
+            grad_logits = pair_grad - softmax * pair_grad.sum(
+                dim=1, keepdim=True)
+            grad_z[start:stop] += grad_logits @ z / temperature
+            grad_z += grad_logits.t() @ z[start:stop] / temperature
+        return grad_z, None, None, None, None
