@@ -4,15 +4,22 @@ from typing import Optional, Set, Tuple
 
 from mmengine.config import Config
 
-__all__ = ['strip_core_tuning', 'plain_config']
+__all__ = ['strip_core_tuning', 'plain_config', 'stock_type']
 
-# Core-tuning head -> the stock head it extends (same weights, same
-# inference).
-STOCK_HEADS = {
-    'CoreTuneClsHead': 'LinearClsHead',
-    'CoreTuneASPPHead': 'ASPPHead',
-    'CoreTuneDepthwiseSeparableASPPHead': 'DepthwiseSeparableASPPHead',
-}
+
+def stock_type(head_type) -> Optional[str]:
+    """The stock head a Core-tuning head extends (same weights, same
+    inference), as the head class declares it (``stock_type``); None for
+    any other head type."""
+    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+    from mmseg.registry import MODELS as SEG_MODELS
+    if not isinstance(head_type, str):
+        return getattr(head_type, 'stock_type', None)
+    for registry in (SEG_MODELS, PRETRAIN_MODELS):
+        cls = registry.module_dict.get(head_type)
+        if cls is not None and getattr(cls, 'stock_type', None):
+            return cls.stock_type
+    return None
 
 
 def _parameters(function) -> Set[str]:
@@ -72,8 +79,10 @@ def plain_config(cfg: Config) -> Config:
         cfg.pop(fragment, None)  # configs/_base_/coretune/ variables
     for key in ('head', 'decode_head'):
         head = cfg.model.get(key)
-        if isinstance(head, dict) and head.get('type') in STOCK_HEADS:
-            head.type = STOCK_HEADS[head.type]
+        stock = stock_type(head.get('type')) if isinstance(head,
+                                                           dict) else None
+        if stock is not None:
+            head.type = stock
             for option in options:
                 head.pop(option, None)
     imports = cfg.get('custom_imports')

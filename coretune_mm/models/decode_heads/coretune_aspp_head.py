@@ -16,6 +16,7 @@ class CoreTuneASPPHead(PixelCoreTuningMixin, ASPPHead):
     Takes the arguments of :class:`ASPPHead` and of
     :class:`PixelCoreTuningMixin`; inference is ``ASPPHead``'s.
     """
+    stock_type = 'ASPPHead'
 
 
 @MODELS.register_module()
@@ -25,6 +26,7 @@ class CoreTuneDepthwiseSeparableASPPHead(PixelCoreTuningMixin,
 
     The features are the output of ``sep_bottleneck``, before ``cls_seg``.
     """
+    stock_type = 'DepthwiseSeparableASPPHead'
 
     def _forward_feature(self, inputs) -> torch.Tensor:
         """The parent's ``forward`` up to, not including, ``cls_seg``."""

@@ -79,6 +79,8 @@ class CoreTuneClsHead(LinearClsHead):
             default initialisation, drawn from Core-tuning's own stream.
         **kwargs: ``topk`` and ``cal_acc`` of :class:`ClsHead`.
     """
+    # the head a stripped checkpoint loads into (tools/strip_core_tuning.py)
+    stock_type = 'LinearClsHead'
 
     def __init__(self,
                  num_classes: int,
