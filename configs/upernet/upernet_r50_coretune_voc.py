@@ -1,0 +1,7 @@
+# UPerNet with pixel-level Core-tuning: the CE config with the Core-tuning
+# decode head fragment on UPerHead (features: the FPN bottleneck, 512
+# channels, before cls_seg).
+_base_ = ['./upernet_r50_ce_voc.py', '../_base_/coretune/decode_head.py']
+
+model = dict(
+    decode_head=dict(_base_.coretune_decode_head, type='CoreTuneUPerHead'))
