@@ -27,17 +27,12 @@ def _parameters(function) -> Set[str]:
 
 
 def _plugin_names() -> Tuple[Set[str], Set[str]]:
-    """The options the Core-tuning heads add to the stock heads' (read from
+    """The options the Core-tuning mixins add to the stock heads' (read from
     their signatures, so a new option is covered) and the plugin's hooks."""
-    from mmpretrain.models.heads import LinearClsHead
-
     from coretune_mm.engine import hooks
     from coretune_mm.models.decode_heads import PixelCoreTuningMixin
-    from coretune_mm.models.heads import CoreTuneClsHead
-    stock = set().union(*(_parameters(base.__init__)
-                          for base in LinearClsHead.__mro__
-                          if '__init__' in vars(base)))
-    options = (_parameters(CoreTuneClsHead.__init__) - stock) | _parameters(
+    from coretune_mm.models.heads import ClsCoreTuningMixin
+    options = _parameters(ClsCoreTuningMixin.__init__) | _parameters(
         PixelCoreTuningMixin.__init__)
     return options, set(hooks.__all__)
 

@@ -1,4 +1,7 @@
 """MMPretrain heads."""
-from .coretune_cls_head import CoreTuneClsHead
+from .coretune_cls_head import (ClsCoreTuningMixin, CoreTuneClsHead,
+                                CoreTuneVisionTransformerClsHead)
 
-__all__ = ['CoreTuneClsHead']
+__all__ = [
+    'ClsCoreTuningMixin', 'CoreTuneClsHead', 'CoreTuneVisionTransformerClsHead'
+]

@@ -1,9 +1,10 @@
-"""Core-tuning classification head for MMPretrain."""
+"""Core-tuning classification heads for MMPretrain."""
 from typing import List, Optional, Tuple
 
 import torch
+import torch.nn as nn
 from mmpretrain.evaluation.metrics import Accuracy
-from mmpretrain.models.heads import LinearClsHead
+from mmpretrain.models.heads import LinearClsHead, VisionTransformerClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -11,19 +12,23 @@ from coretune_mm.core import (CoreTuning, grad_norm_ratio, prior_correction,
                               to_soft_labels)
 from coretune_mm.models.losses import build_contrast_loss
 
-__all__ = ['CoreTuneClsHead']
+__all__ = [
+    'ClsCoreTuningMixin', 'CoreTuneClsHead', 'CoreTuneVisionTransformerClsHead'
+]
 
 
-@MODELS.register_module()
-class CoreTuneClsHead(LinearClsHead):
-    """Linear classifier head trained with Core-tuning.
+class ClsCoreTuningMixin:
+    """Adds Core-tuning to an MMPretrain classification head.
 
-    A drop-in for :class:`mmpretrain.models.heads.LinearClsHead`: ``forward``
-    and ``predict`` are inherited, so inference and deployment are
-    unchanged; the projection head ``projector`` is the only extra state and
-    is used in training only. ``loss`` computes, from one backbone forward:
+    Put it first in the bases of a ``ClsHead`` whose ``pre_logits`` gives
+    the feature h (N, D) and whose last linear layer, named by
+    :attr:`classifier`, maps h to the logits: ``forward`` and ``predict``
+    are the head's own, so inference and deployment are unchanged; the
+    projection head ``projector`` is the only extra state and is used in
+    training only. ``loss`` computes, from one backbone forward:
 
-    * ``loss_cls``: soft-label CE of ``fc`` over the originals and the
+    * ``loss_cls``: soft-label CE of the classifier over the originals and
+      the
       generated hard samples (smooth classifier), or over the originals only
       when ``smooth_classifier=False``. The generated rows' logits are offset
       by :func:`coretune_mm.core.prior_correction` (``prior_correction``), so
@@ -41,11 +46,9 @@ class CoreTuneClsHead(LinearClsHead):
     ``contrast_loss=dict(type='FocalSupConLoss', gamma=0,
     normalize='positives')`` is CE + SupCon; ``gamma=0`` removes the focal
     weight; ``hard_positives`` / ``hard_negatives`` switch each generator;
-    ``smooth_classifier=False`` trains ``fc`` on the originals only.
+    ``smooth_classifier=False`` trains the classifier on the originals only.
 
     Args:
-        num_classes (int): Number of categories.
-        in_channels (int): Feature dimension D.
         contrast_weight (float): eta, the weight of the contrastive loss.
             Defaults to 0.1.
         contrast_loss (dict, optional): Config of the contrastive loss; None
@@ -56,7 +59,8 @@ class CoreTuneClsHead(LinearClsHead):
             ``hn_lambda_min``, ``hp_lambda_min``, ``partner``,
             ``hard_negatives``, ``hard_positives``). Defaults to the spec's
             values.
-        smooth_classifier (bool): Train ``fc`` on the generated samples too.
+        smooth_classifier (bool): Train the classifier on the generated
+            samples too.
             Defaults to True.
         prior_correction (bool): Offset the generated rows' logits by the
             log ratio of their and the batch's class frequencies. Defaults
@@ -72,19 +76,15 @@ class CoreTuneClsHead(LinearClsHead):
             Core-tuning losses on the batch of all ranks (gradients equal
             those of one process on it). No-op in a single process.
             Defaults to True.
-        loss (dict): Classification loss; it receives soft targets (N, C).
-            Defaults to ``dict(type='CrossEntropyLoss', use_soft=True)``.
-        init_cfg (dict, optional): Initialisation of ``fc``. Defaults to
-            LinearClsHead's N(0, 0.01). The projector keeps PyTorch's
-            default initialisation, drawn from Core-tuning's own stream.
-        **kwargs: ``topk`` and ``cal_acc`` of :class:`ClsHead`.
+        **kwargs: The head's own arguments. Its classification loss
+            receives soft targets (N, C); it defaults to
+            ``dict(type='CrossEntropyLoss', use_soft=True)``. The projector
+            keeps PyTorch's default initialisation, drawn from Core-tuning's
+            own stream, whatever the head's ``init_cfg``.
     """
-    # the head a stripped checkpoint loads into (tools/strip_core_tuning.py)
-    stock_type = 'LinearClsHead'
 
     def __init__(self,
-                 num_classes: int,
-                 in_channels: int,
+                 *,
                  contrast_weight: float = 0.1,
                  contrast_loss: dict = dict(type='FocalSupConLoss'),
                  mixup: Optional[dict] = None,
@@ -93,10 +93,6 @@ class CoreTuneClsHead(LinearClsHead):
                  projector: Optional[dict] = None,
                  grad_ratio_interval: int = 0,
                  gather_across_ranks: bool = True,
-                 loss: dict = dict(
-                     type='CrossEntropyLoss', use_soft=True, loss_weight=1.0),
-                 init_cfg: Optional[dict] = dict(
-                     type='Normal', layer='Linear', std=0.01),
                  **kwargs):
         if not contrast_weight >= 0:
             raise ValueError(
@@ -110,15 +106,13 @@ class CoreTuneClsHead(LinearClsHead):
                 and grad_ratio_interval >= 0):
             raise ValueError('grad_ratio_interval must be an int >= 0, got '
                              f'{grad_ratio_interval!r}')
+        kwargs.setdefault(
+            'loss',
+            dict(type='CrossEntropyLoss', use_soft=True, loss_weight=1.0))
         try:
-            super().__init__(
-                num_classes=num_classes,
-                in_channels=in_channels,
-                loss=loss,
-                init_cfg=init_cfg,
-                **kwargs)
+            super().__init__(**kwargs)
         except TypeError as err:
-            raise TypeError(f'CoreTuneClsHead: {err}') from None
+            raise TypeError(f'{type(self).__name__}: {err}') from None
         self.smooth_classifier = smooth_classifier
         self.prior_correction = prior_correction
         self.grad_ratio_interval = grad_ratio_interval
@@ -128,7 +122,7 @@ class CoreTuneClsHead(LinearClsHead):
         self.core_tuning: Optional[CoreTuning] = None
         if contrast_weight > 0:
             self.core_tuning = CoreTuning(
-                in_channels,
+                self.classifier.in_features,
                 None if contrast_loss is None else build_contrast_loss(
                     contrast_loss, MODELS),
                 contrast_weight=contrast_weight,
@@ -136,9 +130,14 @@ class CoreTuneClsHead(LinearClsHead):
                 projector=projector,
                 gather_across_ranks=gather_across_ranks)
 
+    @property
+    def classifier(self) -> nn.Linear:
+        """The linear layer that maps h to the logits."""
+        raise NotImplementedError
+
     def init_weights(self) -> None:
-        """Initialise ``fc`` exactly as :class:`LinearClsHead` does (the
-        same draws from the global generator as the CE baseline), then the
+        """Initialise the head exactly as the stock head does (the same
+        draws from the global generator as the CE baseline), then the
         projector from Core-tuning's own stream."""
         core = self.core_tuning
         self.core_tuning = None
@@ -199,7 +198,7 @@ class CoreTuneClsHead(LinearClsHead):
         num = features.size(0)
         # soft targets stay float32, also under autocast
         if self.smooth_classifier:
-            cls_score, cls_target = self.fc(samples), sample_targets
+            cls_score, cls_target = self.classifier(samples), sample_targets
             if self.prior_correction and cls_score.size(0) > num:
                 offset = prior_correction(cls_target[num:],
                                           cls_target[:num].mean(dim=0))
@@ -207,7 +206,7 @@ class CoreTuneClsHead(LinearClsHead):
                     cls_score[:num].float(), cls_score[num:].float() + offset
                 ])
         else:
-            cls_score, cls_target = self.fc(features), targets
+            cls_score, cls_target = self.classifier(features), targets
         losses['loss_cls'] = self.loss_module(
             cls_score, cls_target, avg_factor=cls_score.size(0), **kwargs)
         if self._log_grad_ratio(h):
@@ -224,3 +223,67 @@ class CoreTuneClsHead(LinearClsHead):
                 for k, a in zip(self.topk, acc)
             })
         return losses
+
+
+@MODELS.register_module()
+class CoreTuneClsHead(ClsCoreTuningMixin, LinearClsHead):
+    """:class:`LinearClsHead` trained with Core-tuning (h: the pooled
+    backbone feature; classifier: ``fc``).
+
+    A drop-in for ``LinearClsHead`` with the options of
+    :class:`ClsCoreTuningMixin`.
+
+    Args:
+        num_classes (int): Number of categories.
+        in_channels (int): Feature dimension D.
+        init_cfg (dict, optional): Initialisation of ``fc``. Defaults to
+            LinearClsHead's N(0, 0.01).
+        **kwargs: The options of :class:`ClsCoreTuningMixin` and of
+            :class:`ClsHead` (``topk``, ``cal_acc``, ``loss``).
+    """
+    # the head a stripped checkpoint loads into (tools/strip_core_tuning.py)
+    stock_type = 'LinearClsHead'
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 init_cfg: Optional[dict] = dict(
+                     type='Normal', layer='Linear', std=0.01),
+                 **kwargs):
+        super().__init__(
+            num_classes=num_classes,
+            in_channels=in_channels,
+            init_cfg=init_cfg,
+            **kwargs)
+
+    @property
+    def classifier(self) -> nn.Linear:
+        return self.fc
+
+
+@MODELS.register_module()
+class CoreTuneVisionTransformerClsHead(ClsCoreTuningMixin,
+                                       VisionTransformerClsHead):
+    """:class:`VisionTransformerClsHead` trained with Core-tuning, for ViTs
+    from MoCo v3, DINO and the like.
+
+    h is the head's ``pre_logits``: the class token (with ``hidden_dim``,
+    after the hidden layer and its activation); the classifier is
+    ``layers.head``. Inference is the stock head's.
+
+    Args:
+        num_classes (int): Number of categories.
+        in_channels (int): Width of the class token.
+        **kwargs: The options of :class:`ClsCoreTuningMixin` and of
+            :class:`VisionTransformerClsHead` (``hidden_dim``, ``act_cfg``,
+            ``init_cfg``) and :class:`ClsHead`.
+    """
+    stock_type = 'VisionTransformerClsHead'
+
+    def __init__(self, num_classes: int, in_channels: int, **kwargs):
+        super().__init__(
+            num_classes=num_classes, in_channels=in_channels, **kwargs)
+
+    @property
+    def classifier(self) -> nn.Linear:
+        return self.layers.head
