@@ -1,4 +1,4 @@
-"""Convert a contrastive (CSL) ResNet checkpoint to what our configs load.
+"""Convert a contrastive (CSL) checkpoint to what our configs load.
 
 Recognises MoCo v1/v2 (``module.encoder_q.``), MoCo v3
 (``module.base_encoder.``), InfoMin / PyContrast (``model`` ->
@@ -11,9 +11,19 @@ ResNet of that depth must be present, and a backbone tensor that no such
 ResNet has is an error. The shipped configs build a ResNet-50: for another
 depth, set ``model.backbone.depth`` too.
 
+ViTs: MoCo v3's release (``module.base_encoder.`` with timm names) and
+DINO's (bare, or a full checkpoint's ``teacher``) become MMPretrain's
+``VisionTransformer`` names under ``backbone.`` (what the ViT configs
+load); the width, depth, MLP width, patch and image size are read from the
+tensors, every tensor is checked by name and shape, and the tool prints the
+backbone config (the number of heads, which the weights do not show, is the
+release's).
+
 Example::
 
     python tools/convert_checkpoint.py swav_800ep_pretrain.pth.tar swav.pth
+    python tools/convert_checkpoint.py vit-s-300ep.pth.tar \
+        checkpoints/mocov3_vit-small-p16_mmpretrain.pth
     python tools/train.py configs/deeplabv3_r50_coretune_voc.py \
         --cfg-options model.backbone.init_cfg.checkpoint=swav.pth
 """
@@ -22,7 +32,9 @@ import os.path as osp
 
 import torch
 
-from coretune_mm.checkpoint import convert_csl_checkpoint, read_checkpoint
+from coretune_mm.checkpoint import (convert_csl_checkpoint,
+                                    convert_vit_checkpoint, is_vit_checkpoint,
+                                    read_checkpoint)
 
 
 def main(argv=None) -> None:
@@ -31,9 +43,9 @@ def main(argv=None) -> None:
     parser.add_argument('dst', help='output path')
     parser.add_argument(
         '--prefix',
-        default='module.encoder_q.',
-        help='prefix of the output keys (the configs load '
-        '"module.encoder_q."); "" for a bare backbone')
+        help='prefix of the output keys (default: what the configs load, '
+        '"module.encoder_q." for a ResNet, "backbone." for a ViT); "" for a '
+        'bare backbone')
     parser.add_argument(
         '--depth',
         type=int,
@@ -48,9 +60,12 @@ def main(argv=None) -> None:
         checkpoint = read_checkpoint(args.src, 'src')
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(str(err)) from None
+    if is_vit_checkpoint(checkpoint):
+        return convert_vit(checkpoint, args)
+    prefix = 'module.encoder_q.' if args.prefix is None else args.prefix
     try:
         state, layout, depth, dropped = convert_csl_checkpoint(
-            checkpoint, out_prefix=args.prefix, depth=args.depth)
+            checkpoint, out_prefix=prefix, depth=args.depth)
     except ValueError as err:
         raise SystemExit(f'{args.src}: {err}') from None
     torch.save(
@@ -63,6 +78,29 @@ def main(argv=None) -> None:
     if depth != 50:
         print(f'the shipped configs build a ResNet-50: add --cfg-options '
               f'model.backbone.depth={depth}')
+
+
+def convert_vit(checkpoint: dict, args) -> None:
+    """The ViT branch of :func:`main`."""
+    if args.depth is not None:
+        raise SystemExit(f'{args.src}: --depth is for ResNets; this '
+                         'checkpoint holds a ViT')
+    prefix = 'backbone.' if args.prefix is None else args.prefix
+    try:
+        state, layout, arch, dropped = convert_vit_checkpoint(
+            checkpoint, out_prefix=prefix)
+    except ValueError as err:
+        raise SystemExit(f'{args.src}: {err}') from None
+    torch.save(
+        dict(state_dict=state, meta=dict(layout=layout, arch=arch._asdict())),
+        args.dst)
+    print(f'{args.src}: layout {layout}, ViT of width {arch.embed_dims}, '
+          f'{arch.num_layers} blocks, patch {arch.patch_size}, '
+          f'{arch.img_size} px; kept {len(state)} tensors, dropped '
+          f'{len(dropped)}')
+    print(f'wrote {args.dst}')
+    print(f'backbone config (heads: {arch.num_heads}, the release\'s value; '
+          f'the weights do not show it): {arch.backbone_cfg()}')
 
 
 if __name__ == '__main__':

@@ -19,7 +19,12 @@ model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='VisionTransformer',
-        arch='small',
+        # MoCo v3's ViT-S/16 (12 heads, unlike DeiT-S's 6)
+        arch=dict(
+            embed_dims=384,
+            num_layers=12,
+            num_heads=12,
+            feedforward_channels=1536),
         img_size=224,
         patch_size=16,
         drop_path_rate=0.1,
