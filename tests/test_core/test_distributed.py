@@ -34,17 +34,18 @@ def core_loss(features, labels, num_classes=3):
 class TinyClassifier(nn.Module):
     """A linear "backbone" and the Core-tuning head."""
 
-    def __init__(self):
+    def __init__(self, head_type='CoreTuneClsHead'):
         super().__init__()
         from mmpretrain.registry import MODELS
         torch.manual_seed(1)
         self.backbone = nn.Linear(6, 10)
         self.head = MODELS.build(
             dict(
-                type='CoreTuneClsHead',
+                type=head_type,
                 num_classes=3,
                 in_channels=10,
                 projector=dict(out_channels=4)))
+        self.head.init_weights()
 
     def forward(self, inputs, samples):
         losses = self.head.loss((self.backbone(inputs), ), samples)
@@ -88,16 +89,18 @@ def worker(rank, init_file):
     assert torch.allclose(local.grad / WORLD, full.grad[part], atol=1e-6)
 
     # 2. one head step under DDP equals one process on the whole batch
-    model = TinyClassifier()
-    single = TinyClassifier()
-    single.head.core_tuning.gather_across_ranks = False
-    ddp = nn.parallel.DistributedDataParallel(model)
-    torch.manual_seed(0)
-    ddp(inputs[part], samples_of(labels[part])).backward()
-    torch.manual_seed(0)
-    single(inputs, samples_of(labels)).backward()
-    for (name, p), q in zip(model.named_parameters(), single.parameters()):
-        assert torch.allclose(p.grad, q.grad, atol=1e-6), name
+    for head_type in ('CoreTuneClsHead', 'CoreTuneVisionTransformerClsHead'):
+        model = TinyClassifier(head_type)
+        single = TinyClassifier(head_type)
+        single.head.core_tuning.gather_across_ranks = False
+        ddp = nn.parallel.DistributedDataParallel(model)
+        torch.manual_seed(0)
+        ddp(inputs[part], samples_of(labels[part])).backward()
+        torch.manual_seed(0)
+        single(inputs, samples_of(labels)).backward()
+        for (name, p), q in zip(model.named_parameters(), single.parameters()):
+            assert torch.allclose(p.grad, q.grad, atol=1e-6), \
+                (head_type, name)
 
     # 3. a rank with nothing to sample neither deadlocks nor desynchronises
     from mmengine.structures import PixelData
@@ -145,6 +148,27 @@ def worker(rank, init_file):
             gather_across_ranks=gather)
         losses = head.loss([torch.randn(2, 4, 8, 8)], samples, None)
         assert int(losses['core_pixels']) == expected, (budget, gather)
+
+    # 5. another decode head (UPerNet's, multi-level inputs): the gathered
+    # pixel contrast runs on both ranks
+    torch.manual_seed(3)
+    uper = SEG_MODELS.build(
+        dict(
+            type='CoreTuneUPerHead',
+            in_channels=[4, 8],
+            in_index=[0, 1],
+            channels=8,
+            pool_scales=(1, 2),
+            num_classes=3,
+            norm_cfg=dict(type='BN'),
+            projector=dict(out_channels=4)))
+    levels = [torch.randn(2, 4, 16, 16), torch.randn(2, 8, 8, 8)]
+    losses = uper.loss(levels, samples, None)
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    assert int(losses['core_pixels']) > 0
+    total.backward()
+    assert all(p.grad is not None for p in uper.parameters())
     dist.barrier()
     dist.destroy_process_group()
 
