@@ -5,7 +5,7 @@ STAMP := $(VENV)/.coretune_mm-env
 # e.g. make test TORCH_SPEC="torch==2.14.1 torchvision==0.29.1" (fresh .venv)
 export TORCH_SPEC
 
-.PHONY: env lint test demo clean
+.PHONY: env lint test test-fast demo clean
 
 env: $(STAMP)
 
@@ -21,6 +21,11 @@ lint: env
 
 test: lint
 	$(PY) -m pytest tests
+
+# the edit-test loop: everything but Runner, subprocess, multi-process and
+# whole-config tests (marked slow in tests/conftest.py); CI runs `make test`
+test-fast: env
+	$(PY) -m pytest -m "not slow" tests
 
 demo: env
 	$(PY) tools/demo.py

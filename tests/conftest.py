@@ -1,3 +1,4 @@
+import inspect
 import os.path as osp
 import subprocess
 import sys
@@ -6,6 +7,34 @@ import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+# what makes a test slow: a Runner, a tool in a subprocess, a process group,
+# an inferencer
+_SLOW_SOURCE = ('Runner.from_cfg', 'run_tool', 'subprocess.',
+                'start_processes', "'tools'", 'pip wheel', 'Inferencer')
+# helpers elsewhere run the tools for these; every shipped config built
+_SLOW_PATHS = ('tests/test_bad_input/',
+               'tests/test_tools/test_distributed_runner.py',
+               'tests/test_configs.py::test_config_builds',
+               'tests/test_configs.py::test_pairs_differ_only_in_the_head',
+               'tests/test_configs.py::test_top_level_configs_are_in_folders',
+               'tests/test_registry.py::test_inherited_by_prefix')
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark ``slow`` what starts a Runner, a subprocess or processes, so
+    that ``make test-fast`` (``-m "not slow"``) is the edit-test loop and
+    ``make test`` runs everything."""
+    for item in items:
+        function = getattr(item, 'function', None)
+        try:
+            source = inspect.getsource(function) if function else ''
+        except (OSError, TypeError):
+            source = ''
+        if any(key in source for key in _SLOW_SOURCE) or \
+                item.nodeid.startswith(_SLOW_PATHS) or \
+                'run_tool' in getattr(item, 'fixturenames', ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
