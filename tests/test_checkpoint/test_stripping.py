@@ -112,3 +112,78 @@ def test_segmentation_inferencer_from_the_stripped_file_alone(tmp_path):
     b = stock(image, return_datasamples=True)
     assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)
     assert torch.allclose(a.seg_logits.data, b.seg_logits.data, atol=1e-5)
+
+
+def test_vit_classifier_stripped_predicts_like_the_core_tuning_one(tmp_path):
+    """A ViT with CoreTuneVisionTransformerClsHead: MMPretrain's inferencer
+    on the stripped file alone (its own plain config) predicts the same."""
+    from mmpretrain import ImageClassificationInferencer
+    cfg = Config.fromfile(
+        osp.join(CONFIGS, 'resnet18_coretune_digits-folder.py'))
+    cfg.model.backbone = dict(
+        type='VisionTransformer',
+        arch=dict(
+            embed_dims=16, num_layers=2, num_heads=2, feedforward_channels=32),
+        img_size=32,
+        patch_size=8,
+        out_type='cls_token')
+    cfg.model.neck = None
+    cfg.model.head = dict(
+        cfg.model.head.to_dict(),
+        type='CoreTuneVisionTransformerClsHead',
+        in_channels=16,
+        hidden_dim=24,
+        init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02))
+    core_cfg = str(tmp_path / 'vit_coretune.py')
+    cfg.dump(core_cfg)
+    original = checkpoint_of(core_cfg, 'mmpretrain', tmp_path)
+    stripped = stripped_file(original, tmp_path)
+    meta_cfg = Config.fromstring(torch.load(stripped)['meta']['cfg'], '.py')
+    assert meta_cfg.model.head.type == 'VisionTransformerClsHead'
+    plain_cfg = str(tmp_path / 'vit_plain.py')
+    meta_cfg.dump(plain_cfg)
+    images = [
+        np.random.RandomState(i).randint(0, 255, (32, 32, 3), dtype=np.uint8)
+        for i in range(3)
+    ]
+    ours = ImageClassificationInferencer(core_cfg, pretrained=original)
+    stock = ImageClassificationInferencer(plain_cfg, pretrained=stripped)
+    assert type(stock.model.head).__name__ == 'VisionTransformerClsHead'
+    for a, b in zip(ours(images), stock(images)):
+        assert np.allclose(a['pred_scores'], b['pred_scores'], atol=1e-6)
+
+
+def test_upernet_stripped_file_alone_segments_like_the_core_tuning_one(
+        tmp_path):
+    """UPerNet's Core-tuning head strips to UPerHead; MMSegmentation's
+    inferencer given only the stripped file predicts the same."""
+    from mmseg.apis import MMSegInferencer
+    cfg = Config.fromfile(
+        osp.join(CONFIGS, 'deeplabv3_r50_coretune_digits-voc.py'))
+    cfg.model.backbone.update(
+        depth=18, dilations=(1, 1, 1, 1), strides=(1, 2, 2, 2))
+    cfg.model.decode_head = dict(
+        type='CoreTuneUPerHead',
+        in_channels=[64, 128, 256, 512],
+        in_index=[0, 1, 2, 3],
+        pool_scales=(1, 2),
+        channels=32,
+        num_classes=21,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        contrast_weight=0.1,
+        projector=dict(out_channels=16),
+        pixel_sampler=dict(max_samples=64))
+    cfg.model.auxiliary_head.in_channels = 256
+    core_cfg = str(tmp_path / 'upernet_coretune.py')
+    cfg.dump(core_cfg)
+    original = checkpoint_of(core_cfg, 'mmseg', tmp_path)
+    stripped = stripped_file(original, tmp_path)
+    image = np.random.RandomState(0).randint(
+        0, 255, (48, 64, 3), dtype=np.uint8)
+    ours = MMSegInferencer(core_cfg, weights=original, device='cpu')
+    stock = MMSegInferencer(model=None, weights=stripped, device='cpu')
+    assert type(stock.model.decode_head).__name__ == 'UPerHead'
+    a = ours(image, return_datasamples=True)
+    b = stock(image, return_datasamples=True)
+    assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)
+    assert torch.allclose(a.seg_logits.data, b.seg_logits.data, atol=1e-5)
