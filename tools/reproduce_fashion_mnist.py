@@ -406,6 +406,31 @@ def grad_ratios(work_dir: str) -> List[float]:
     return values
 
 
+def evaluate(work_dir: str, configs: Dict[str, str],
+             threads: Optional[int]) -> Dict[str, Dict[str, float]]:
+    """Metrics of the run's last checkpoint with each split's config
+    (``{split: config}``), cached in ``work_dir/<split>.json``."""
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        last = f.read().strip()
+    results = {}
+    for split, config in configs.items():
+        out = osp.join(work_dir, f'{split}.json')
+        if not osp.isfile(out):
+            run('tools/test.py',
+                config,
+                last,
+                '--work-dir',
+                work_dir,
+                '--out-item',
+                'metrics',
+                '--out',
+                out,
+                threads=threads)
+        with open(out) as f:
+            results[split] = json.load(f)
+    return results
+
+
 def finetune(variant: str,
              checkpoint: str,
              work_dir: str,
@@ -424,24 +449,7 @@ def finetune(variant: str,
         config, val_config = write_configs(work_dir, variant, checkpoint,
                                            train_idx, val_idx, seed, epochs)
         run('tools/train.py', config, '--work-dir', work_dir, threads=threads)
-    with open(last_file) as f:
-        last = f.read().strip()
-    results = {}
-    for split, split_config in (('val', val_config), ('test', config)):
-        out = osp.join(work_dir, f'{split}.json')
-        if not osp.isfile(out):
-            run('tools/test.py',
-                split_config,
-                last,
-                '--work-dir',
-                work_dir,
-                '--out-item',
-                'metrics',
-                '--out',
-                out,
-                threads=threads)
-        with open(out) as f:
-            results[split] = json.load(f)
+    results = evaluate(work_dir, dict(val=val_config, test=config), threads)
     ratios = grad_ratios(work_dir)
     if ratios:
         results['grad_ratio'] = dict(
@@ -499,25 +507,8 @@ def finetune_seg(variant: str,
             '--work-dir',
             work_dir,
             threads=threads)
-    with open(last_file) as f:
-        last = f.read().strip()
-    results = {}
-    for split in ('val', 'test'):
-        out = osp.join(work_dir, f'{split}.json')
-        if not osp.isfile(out):
-            run('tools/test.py',
-                configs[split],
-                last,
-                '--work-dir',
-                work_dir,
-                '--out-item',
-                'metrics',
-                '--out',
-                out,
-                threads=threads)
-        with open(out) as f:
-            results[split] = json.load(f)
-    return results
+    return evaluate(work_dir, dict(val=configs['val'], test=configs['test']),
+                    threads)
 
 
 def expected_minutes(pretrain_epochs: int, pretrainings_left: int,

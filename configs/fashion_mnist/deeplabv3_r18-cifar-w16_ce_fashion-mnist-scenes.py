@@ -6,19 +6,21 @@
 # from two disjoint halves of the 10,000 test images, so no test scene
 # reuses an image a training scene (or the pre-training) saw. It points the
 # backbone's init_cfg at the checkpoint.
-_base_ = '../reproduce/deeplabv3_r18_ce_digits-voc.py'
+_base_ = [
+    '../reproduce/deeplabv3_r18_ce_digits-voc.py',
+    '../_base_/models/resnet18-cifar-w16.py'
+]
 
 data_root = 'data/fashion_mnist_scenes/VOC2012'
 pretrained = 'work_dirs/fashion_mnist/mocov2/epoch_45.pth'
-width = 16
+width = _base_.resnet18_cifar_w16.base_channels
 
 model = dict(
     backbone=dict(
+        _base_.resnet18_cifar_w16,
         _delete_=True,
+        # built by MMPretrain from this MMSegmentation config
         type='mmpretrain.ResNet_CIFAR',
-        depth=18,
-        stem_channels=width,
-        base_channels=width,
         out_indices=(0, 1, 2, 3),
         init_cfg=dict(
             type='Pretrained', checkpoint=pretrained, prefix='backbone.')),

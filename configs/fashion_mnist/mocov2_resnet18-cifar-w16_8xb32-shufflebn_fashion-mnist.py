@@ -19,11 +19,14 @@
 #   0.2-1, flip, brightness / contrast 0.4), not per image in workers.
 # tools/reproduce_fashion_mnist.py runs it (`pretrain` step) and caches the
 # checkpoints.
-_base_ = 'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
+_base_ = [
+    'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py',
+    '../_base_/models/resnet18-cifar-w16.py'
+]
 custom_imports = dict(imports=['coretune_mm'], allow_failed_imports=False)
 
 data_root = 'data/fashion_mnist'
-width = 16
+width = _base_.resnet18_cifar_w16.base_channels
 num_splits = 8
 batch_size = 256
 max_epochs = 45
@@ -44,11 +47,8 @@ model = dict(
     queue_len=8192,
     momentum=0.01,
     backbone=dict(
+        _base_.resnet18_cifar_w16,
         _delete_=True,
-        type='ResNet_CIFAR',
-        depth=18,
-        stem_channels=width,
-        base_channels=width,
         norm_cfg=dict(type='SplitBatchNorm2d', num_splits=num_splits),
         zero_init_residual=False),
     neck=dict(in_channels=8 * width, hid_channels=8 * width, out_channels=128),

@@ -6,19 +6,19 @@
 # dataset-fashion-mnist), pre-trains the checkpoint, picks the labelled
 # subset and the validation split (the datasets' `indices`) and points
 # init_cfg at the checkpoint. The test split is the 10,000 test images.
-_base_ = '../resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_cifar10.py'
+_base_ = [
+    '../resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_cifar10.py',
+    '../_base_/models/resnet18-cifar-w16.py'
+]
 
 data_root = 'data/fashion_mnist'
 pretrained = 'work_dirs/fashion_mnist/mocov2/epoch_45.pth'
-width = 16
+width = _base_.resnet18_cifar_w16.base_channels
 
 model = dict(
     backbone=dict(
+        _base_.resnet18_cifar_w16,
         _delete_=True,
-        type='ResNet_CIFAR',
-        depth=18,
-        stem_channels=width,
-        base_channels=width,
         init_cfg=dict(
             type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     head=dict(num_classes=10, in_channels=8 * width))
