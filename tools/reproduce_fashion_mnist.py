@@ -55,8 +55,9 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -122,6 +123,10 @@ QUICK = dict(
 # estimate printed before a run
 PRETRAIN_MINUTES_PER_EPOCH = 2.3
 FINETUNE_MINUTES = {'1%': 4.5, '10%': 20.0}
+# MMEngine's config parser asks pkg_resources whether a `_base_` package is
+# installed, and pkg_resources is not thread-safe: the fine-tunes of
+# `--jobs N` write their configs one at a time (training runs in parallel).
+CONFIG_LOCK = threading.Lock()
 METRICS = ['accuracy/top1']
 
 # Segmentation on held-out scenes: training scenes from the training images,
@@ -382,12 +387,13 @@ def write_configs(work_dir: str, variant: str, checkpoint: str,
             default_hooks=dict(checkpoint=dict(interval=epochs)))
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(work_dir, 'finetune_config.py')
-    Config(overrides).dump(config)
-    val_cfg = Config.fromfile(config)
-    val_cfg.test_dataloader = val_cfg.val_dataloader
-    val_cfg.test_evaluator = val_cfg.val_evaluator
     val_config = osp.join(work_dir, 'val_config.py')
-    val_cfg.dump(val_config)
+    with CONFIG_LOCK:
+        Config(overrides).dump(config)
+        val_cfg = Config.fromfile(config)
+        val_cfg.test_dataloader = val_cfg.val_dataloader
+        val_cfg.test_evaluator = val_cfg.val_evaluator
+        val_cfg.dump(val_config)
     return config, val_config
 
 
@@ -467,41 +473,14 @@ def finetune_seg(variant: str,
     """Train one segmentation variant once on the scenes of ``voc`` (no
     validation during training); evaluate on its validation and test
     scenes. Returns ``{'val': metrics, 'test': metrics}``."""
-    from mmengine.config import Config
     last_file = osp.join(work_dir, 'last_checkpoint')
     configs = {
         split: osp.join(work_dir, f'{split}_config.py')
         for split in ('train', 'val', 'test')
     }
     if not osp.isfile(last_file):
-        method, head, hooks = SEG_VARIANTS[variant]
-        base = Config.fromfile(osp.join(REPO, SEG_CONFIGS[method]))
-        overrides = dict(
-            _base_=osp.join(REPO, SEG_CONFIGS[method]),
-            model=dict(
-                backbone=dict(init_cfg=dict(checkpoint=checkpoint)),
-                decode_head=head),
-            train_dataloader=dict(dataset=dict(data_root=voc)),
-            val_dataloader=dict(dataset=dict(data_root=voc)),
-            test_dataloader=dict(dataset=dict(data_root=voc)),
-            train_cfg=dict(val_interval=10**6),
-            test_evaluator=dict(classwise=True),
-            randomness=dict(seed=seed))
-        if hooks:
-            overrides['custom_hooks'] = list(base.custom_hooks) + hooks
-        if iters:
-            overrides['train_cfg'].update(max_iters=iters)
-            overrides['param_scheduler'] = [
-                dict(base.param_scheduler[0], end=iters)
-            ]
-            overrides['default_hooks'] = dict(checkpoint=dict(interval=iters))
-        os.makedirs(work_dir, exist_ok=True)
-        Config(overrides).dump(configs['train'])
-        for split in ('val', 'test'):
-            cfg = Config.fromfile(configs['train'])
-            cfg.test_dataloader.dataset.ann_file = \
-                f'ImageSets/Segmentation/{split}.txt'
-            cfg.dump(configs[split])
+        with CONFIG_LOCK:
+            write_seg_configs(configs, variant, checkpoint, voc, seed, iters)
         run('tools/train.py',
             configs['train'],
             '--work-dir',
@@ -509,6 +488,40 @@ def finetune_seg(variant: str,
             threads=threads)
     return evaluate(work_dir, dict(val=configs['val'], test=configs['test']),
                     threads)
+
+
+def write_seg_configs(configs: Dict[str, str], variant: str, checkpoint: str,
+                      voc: str, seed: int, iters: Optional[int]) -> None:
+    """Write one segmentation run's configs (``{split: path}``)."""
+    from mmengine.config import Config
+    method, head, hooks = SEG_VARIANTS[variant]
+    base = Config.fromfile(osp.join(REPO, SEG_CONFIGS[method]))
+    overrides = dict(
+        _base_=osp.join(REPO, SEG_CONFIGS[method]),
+        model=dict(
+            backbone=dict(init_cfg=dict(checkpoint=checkpoint)),
+            decode_head=head),
+        train_dataloader=dict(dataset=dict(data_root=voc)),
+        val_dataloader=dict(dataset=dict(data_root=voc)),
+        test_dataloader=dict(dataset=dict(data_root=voc)),
+        train_cfg=dict(val_interval=10**6),
+        test_evaluator=dict(classwise=True),
+        randomness=dict(seed=seed))
+    if hooks:
+        overrides['custom_hooks'] = list(base.custom_hooks) + hooks
+    if iters:
+        overrides['train_cfg'].update(max_iters=iters)
+        overrides['param_scheduler'] = [
+            dict(base.param_scheduler[0], end=iters)
+        ]
+        overrides['default_hooks'] = dict(checkpoint=dict(interval=iters))
+    os.makedirs(osp.dirname(configs['train']), exist_ok=True)
+    Config(overrides).dump(configs['train'])
+    for split in ('val', 'test'):
+        cfg = Config.fromfile(configs['train'])
+        cfg.test_dataloader.dataset.ann_file = \
+            f'ImageSets/Segmentation/{split}.txt'
+        cfg.dump(configs[split])
 
 
 def expected_minutes(pretrain_epochs: int, pretrainings_left: int,
@@ -596,9 +609,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def run_parallel(tasks: list, fn, jobs: int) -> dict:
-    """``{task: fn(task)}``, ``jobs`` at a time."""
+    """``{task: fn(task)}``, ``jobs`` at a time. The first failure cancels
+    the tasks not yet started and is raised once the running ones end
+    (their results stay cached)."""
     with ThreadPoolExecutor(jobs) as pool:
-        return dict(zip(tasks, pool.map(fn, tasks)))
+        futures = {pool.submit(fn, task): task for task in tasks}
+        for future in as_completed(futures):
+            if future.exception() is not None:
+                for other in futures:
+                    other.cancel()
+                raise future.exception()
+        return {task: future.result() for future, task in futures.items()}
 
 
 def main(argv=None) -> None:

@@ -3,6 +3,7 @@ tools/reproduce_fashion_mnist.py."""
 import gzip
 import importlib.util
 import os.path as osp
+import time
 
 import numpy as np
 import pytest
@@ -310,3 +311,41 @@ def test_scenes_hold_out_their_source_images(fake_source, tmp_path):
     assert seen['train'] - {0, 255} == {10}
     assert seen['val'] - {0, 255} == {1}
     assert seen['test'] - {0, 255} == {2}
+
+
+def test_parallel_fine_tunes_write_their_configs(tmp_path):
+    """`--jobs 2` writes configs from two threads; MMEngine's parser is not
+    thread-safe (pkg_resources), so unguarded most of these fail."""
+    script = load_script()
+
+    def write(task):
+        variant, rep = task
+        script.write_configs(
+            str(tmp_path / f'{rep}' / script.slug(variant)), variant,
+            '/nowhere.pth', [0, 1], [2, 3], rep, None)
+        return rep
+
+    tasks = [(v, r) for r in range(3) for v in ('ce', 'coretune eta 1')]
+    expected = {task: task[1] for task in tasks}
+    assert script.run_parallel(tasks, write, jobs=2) == expected
+    for variant, rep in tasks:
+        folder = tmp_path / f'{rep}' / script.slug(variant)
+        assert (folder / 'finetune_config.py').is_file()
+        assert (folder / 'val_config.py').is_file()
+
+
+def test_parallel_runs_stop_at_the_first_failure():
+    script = load_script()
+    started = []
+
+    def fail_on_second(task):
+        started.append(task)
+        if task == 1:
+            raise RuntimeError('run 1 failed')
+        time.sleep(0.2)  # a run takes a while; the failure is seen first
+        return task
+
+    with pytest.raises(RuntimeError, match='run 1 failed'):
+        script.run_parallel(list(range(20)), fail_on_second, jobs=1)
+    # the worker may start one more task before the failure is seen
+    assert started[:2] == [0, 1] and len(started) <= 3
