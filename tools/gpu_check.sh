@@ -1,26 +1,75 @@
 #!/usr/bin/env bash
-# Full-size overhead benchmarks and the scaling table on one GPU, in about
-# 5 minutes; JSON files go to ${OUT:-gpu_check}/.
-#   bash tools/gpu_check.sh            # needs `make env` (or .venv) first
+# The device check on one GPU, also on a bare machine (its own Python and
+# torch, no host libraries, no network): precisions, resume, full-size
+# overhead pairs and the contrast's scaling (tools/device_check.py), one JSON
+# and a printed summary.
+#
+#   bash tools/gpu_check.sh pack   # here, with network: fill .device/ (~6 MiB)
+#   bash tools/gpu_check.sh        # there, with .device/ beside the code
+#
+# `pack` downloads the pure-Python wheels of the host libraries (the versions
+# of this project's environment) and mmcv's source for the GPU machine's
+# Python (PY_VERSION, default 3.12). The run installs them into a folder of
+# their own (SITE) unless the machine's Python already imports them, builds
+# mmcv's CPU ops there against the machine's torch (the classifiers and
+# DeepLab-V3 need `mmcv.ops` importable, not its CUDA kernels; 16 cores take
+# a few minutes), says how long that took and runs the check. Results go to
+# ${OUT:-work_dirs/device_check}/device_check.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
-OUT=${OUT:-gpu_check}
+PACK=${PACK:-.device}
+MMCV_VERSION=${MMCV_VERSION:-2.1.0}
+WHEELS=(mmengine==0.10.7 mmpretrain==1.2.0 mmsegmentation==1.2.2 addict
+  yapf platformdirs termcolor mat4py modelindex model-index ordered-set
+  importlib-metadata ftfy wcwidth prettytable "setuptools<70")
+
+if [ "${1:-}" = pack ]; then
+  PY=${PY:-.venv/bin/python}
+  PY_VERSION=${PY_VERSION:-3.12}
+  rm -rf "$PACK.tmp" && mkdir -p "$PACK.tmp"
+  # the exact versions this project is tested with, where it has them
+  pins=()
+  for spec in "${WHEELS[@]}"; do
+    name=${spec%%[=<>]*}
+    have=$("$PY" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p')
+    if [[ "$spec" == *[=\<\>]* || -z "$have" ]]; then pins+=("$spec"); else pins+=("$name==$have"); fi
+  done
+  "$PY" -m pip download -q --no-deps --only-binary=:all: -d "$PACK.tmp" \
+    --python-version "$PY_VERSION" --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux2014_x86_64 "${pins[@]}"
+  "$PY" -m pip download -q --no-deps --no-binary :all: --no-build-isolation \
+    -d "$PACK.tmp" "mmcv==$MMCV_VERSION"
+  rm -rf "$PACK" && mv "$PACK.tmp" "$PACK"
+  grep -qxF "/$PACK/" .git/info/exclude 2>/dev/null || echo "/$PACK/" >> .git/info/exclude
+  du -sh "$PACK"
+  echo "carry $PACK with the code and run: bash tools/gpu_check.sh"
+  exit 0
+fi
+
+PY=${PY:-python3}
+OUT=${OUT:-work_dirs/device_check}
+SITE=${SITE:-/tmp/coretune_site}
 mkdir -p "$OUT"
-"$PY" -c "import torch; assert torch.cuda.is_available(), 'no GPU'; print(torch.cuda.get_device_name(0))" | tee "$OUT/device.txt"
+"$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name(0), torch.__version__)"
 
-"$PY" tools/benchmark.py pair \
-  configs/resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_cifar10.py \
-  configs/resnet50_mocov2-pre_coretune_1xb64-accum4-coslr-100e_cifar10.py \
-  --device cuda --batch 64 --size 224 --steps 20 --warmup 5 \
-  --json "$OUT/cls_resnet50_224px_b64.json"
-
-"$PY" tools/benchmark.py pair \
-  configs/deeplabv3_r50_ce_voc.py configs/deeplabv3_r50_coretune_voc.py \
-  --device cuda --batch 4 --size 512 --steps 20 --warmup 5 \
-  --json "$OUT/seg_deeplabv3_r50_512px_b4.json"
-
-"$PY" tools/benchmark.py scaling --device cuda \
-  --sizes 256 512 1024 2048 4096 8192 --naive-max 2048 \
-  --json "$OUT/scaling.json"
-echo "results in $OUT/"
+start=$(date +%s)
+if ! "$PY" -c "import mmcv.ops, mmengine, mmpretrain, mmseg" 2>/dev/null; then
+  [ -d "$PACK" ] || { echo "the host libraries are missing and $PACK/ is not here: run 'bash tools/gpu_check.sh pack' where there is network and carry $PACK" >&2; exit 2; }
+  mkdir -p "$SITE"
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+    --upgrade --target "$SITE" "$PACK"/*.whl
+  export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+  build=$(mktemp -d)
+  tar -xzf "$PACK/mmcv-$MMCV_VERSION.tar.gz" -C "$build"
+  # torch >= 2.10 headers need C++20
+  sed -i "s/'-std=c++17'/'-std=c++20'/g" "$build/mmcv-$MMCV_VERSION/setup.py"
+  (cd "$build/mmcv-$MMCV_VERSION" && CUDA_VISIBLE_DEVICES= FORCE_CUDA=0 \
+    MMCV_WITH_OPS=1 MAX_JOBS=$(nproc) "$PY" -m pip install -q --no-deps \
+    --no-index --no-build-isolation --no-compile --target "$SITE" .)
+  "$PY" -c "import mmcv.ops, mmengine, mmpretrain, mmseg"
+fi
+export CORETUNE_INSTALL_SECONDS=$(( $(date +%s) - start ))
+echo "host libraries ready in ${CORETUNE_INSTALL_SECONDS} s"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+"$PY" tools/device_check.py --out "$OUT/device_check.json" "$@"

@@ -1,0 +1,82 @@
+"""tools/device_check.py: its CPU dry run (what CI can run of the GPU
+check), the per-part time limit and the refusal without a GPU."""
+import importlib.util
+import json
+import os.path as osp
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_check():
+    spec = importlib.util.spec_from_file_location(
+        'device_check', osp.join(REPO, 'tools', 'device_check.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_dry_run_runs_every_part(tmp_path):
+    out = tmp_path / 'check.json'
+    report = load_check().main(['--dry-run', '--out', str(out)])
+    assert json.loads(out.read_text()) == report
+    parts = report['parts']
+    assert set(parts) == {'precision', 'resume', 'overhead', 'scaling'}
+    for name, part in parts.items():
+        assert 'error' not in part, (name, part.get('traceback'))
+    for task in ('cls', 'seg'):
+        precision = parts['precision'][task]
+        assert set(precision['runs']) == {
+            'ce/float32', 'coretune/float32', 'coretune/float16',
+            'coretune/bfloat16'
+        }
+        assert precision['passed'], precision['precisions']
+        assert parts['overhead'][task]['step_time_ratio'] > 0
+    assert parts['resume']['passed']
+    assert parts['resume']['max_weight_difference'] == 0  # exact on the CPU
+    assert len(report['summary']) == 1 + 2 + 1 + 2 + 1
+
+
+def test_a_part_past_its_limit_is_recorded_and_the_next_runs(
+        tmp_path, monkeypatch):
+    check = load_check()
+    monkeypatch.setitem(check.DRY['limits'], 'precision', 1)
+    monkeypatch.setitem(check.CHECKS, 'precision',
+                        lambda device, sizes: time.sleep(5))
+    monkeypatch.setitem(
+        check.CHECKS, 'scaling',
+        lambda device, sizes: dict(rows=[dict(M=4, vectorised_ms=1.0)]))
+    start = time.time()
+    report = check.main([
+        '--dry-run', '--parts', 'precision', 'scaling', '--out',
+        str(tmp_path / 'check.json')
+    ])
+    assert time.time() - start < 4
+    assert report['parts']['precision']['error'].startswith('PartTimeout')
+    assert report['parts']['scaling']['rows'][0]['M'] == 4
+    assert any(
+        line.startswith('precision: FAILED') for line in report['summary'])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='has a GPU')
+def test_refuses_without_a_gpu_unless_dry(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        load_check().main(['--out', str(tmp_path / 'check.json')])
+    assert '--dry-run' in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='has a GPU')
+def test_gpu_check_script_stops_without_a_gpu():
+    done = subprocess.run(['bash', 'tools/gpu_check.sh'],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          env=dict(PATH='/usr/bin:/bin', PY=sys.executable))
+    assert done.returncode != 0
+    assert 'no CUDA device' in done.stderr
