@@ -412,6 +412,34 @@ def grad_ratios(work_dir: str) -> List[float]:
     return values
 
 
+def run_state(work_dir: str, config: str) -> str:
+    """``'new'`` (nothing written yet), ``'interrupted'`` (a checkpoint
+    short of the schedule's end: resume it) or ``'finished'``."""
+    from mmengine.config import Config
+    last_file = osp.join(work_dir, 'last_checkpoint')
+    if not (osp.isfile(last_file) and osp.isfile(config)):
+        return 'new'
+    with CONFIG_LOCK:
+        train_cfg = Config.fromfile(config).train_cfg
+    final = (f'epoch_{train_cfg.max_epochs}.pth' if 'max_epochs' in train_cfg
+             else f'iter_{train_cfg.max_iters}.pth')
+    with open(last_file) as f:
+        last = osp.basename(f.read().strip())
+    return 'finished' if last == final else 'interrupted'
+
+
+def train(config: str, work_dir: str, resume: bool,
+          threads: Optional[int]) -> None:
+    """``tools/train.py`` on ``config``; ``resume`` continues from the
+    run's last checkpoint (exactly: the random states are restored)."""
+    run('tools/train.py',
+        config,
+        '--work-dir',
+        work_dir,
+        *(['--resume'] if resume else []),
+        threads=threads)
+
+
 def evaluate(work_dir: str, configs: Dict[str, str],
              threads: Optional[int]) -> Dict[str, Dict[str, float]]:
     """Metrics of the run's last checkpoint with each split's config
@@ -448,13 +476,14 @@ def finetune(variant: str,
     """Train one variant once; evaluate on the validation split and the
     test images. Returns ``{'val': metrics, 'test': metrics}`` and, when
     logged, ``grad_ratio`` (first and mean of ``core_grad_ratio``)."""
-    last_file = osp.join(work_dir, 'last_checkpoint')
     config = osp.join(work_dir, 'finetune_config.py')
     val_config = osp.join(work_dir, 'val_config.py')
-    if not osp.isfile(last_file):
+    state = run_state(work_dir, config)
+    if state == 'new':
         config, val_config = write_configs(work_dir, variant, checkpoint,
                                            train_idx, val_idx, seed, epochs)
-        run('tools/train.py', config, '--work-dir', work_dir, threads=threads)
+    if state != 'finished':
+        train(config, work_dir, state == 'interrupted', threads)
     results = evaluate(work_dir, dict(val=val_config, test=config), threads)
     ratios = grad_ratios(work_dir)
     if ratios:
@@ -473,19 +502,16 @@ def finetune_seg(variant: str,
     """Train one segmentation variant once on the scenes of ``voc`` (no
     validation during training); evaluate on its validation and test
     scenes. Returns ``{'val': metrics, 'test': metrics}``."""
-    last_file = osp.join(work_dir, 'last_checkpoint')
     configs = {
         split: osp.join(work_dir, f'{split}_config.py')
         for split in ('train', 'val', 'test')
     }
-    if not osp.isfile(last_file):
+    state = run_state(work_dir, configs['train'])
+    if state == 'new':
         with CONFIG_LOCK:
             write_seg_configs(configs, variant, checkpoint, voc, seed, iters)
-        run('tools/train.py',
-            configs['train'],
-            '--work-dir',
-            work_dir,
-            threads=threads)
+    if state != 'finished':
+        train(configs['train'], work_dir, state == 'interrupted', threads)
     return evaluate(work_dir, dict(val=configs['val'], test=configs['test']),
                     threads)
 

@@ -349,3 +349,31 @@ def test_parallel_runs_stop_at_the_first_failure():
         script.run_parallel(list(range(20)), fail_on_second, jobs=1)
     # the worker may start one more task before the failure is seen
     assert started[:2] == [0, 1] and len(started) <= 3
+
+
+@pytest.mark.parametrize('schedule, final', [('max_epochs=3', 'epoch_3.pth'),
+                                             ('max_iters=40', 'iter_40.pth')])
+def test_an_interrupted_run_is_resumed_not_evaluated(tmp_path, monkeypatch,
+                                                     schedule, final):
+    """A run counts as done only when its last checkpoint ends the
+    schedule; a run stopped earlier is resumed, not evaluated there."""
+    script = load_script()
+    config = tmp_path / 'train_config.py'
+    config.write_text(f'train_cfg = dict({schedule})\n')
+    assert script.run_state(str(tmp_path), str(config)) == 'new'
+    last = tmp_path / 'last_checkpoint'
+    last.write_text(str(tmp_path / 'epoch_2.pth'))
+    assert script.run_state(str(tmp_path), str(config)) == 'interrupted'
+    last.write_text(str(tmp_path / final))
+    assert script.run_state(str(tmp_path), str(config)) == 'finished'
+
+    commands = []
+    monkeypatch.setattr(
+        script, 'run', lambda *cmd, threads=None: commands.append(cmd))
+    script.train(str(config), str(tmp_path), True, 1)
+    script.train(str(config), str(tmp_path), False, 1)
+    assert commands == [
+        ('tools/train.py', str(config), '--work-dir', str(tmp_path),
+         '--resume'),
+        ('tools/train.py', str(config), '--work-dir', str(tmp_path)),
+    ]
