@@ -480,6 +480,7 @@ def finetune(variant: str,
     val_config = osp.join(work_dir, 'val_config.py')
     state = run_state(work_dir, config)
     if state == 'new':
+        shutil.rmtree(work_dir, ignore_errors=True)  # an attempt's leftovers
         config, val_config = write_configs(work_dir, variant, checkpoint,
                                            train_idx, val_idx, seed, epochs)
     if state != 'finished':
@@ -508,6 +509,7 @@ def finetune_seg(variant: str,
     }
     state = run_state(work_dir, configs['train'])
     if state == 'new':
+        shutil.rmtree(work_dir, ignore_errors=True)  # an attempt's leftovers
         with CONFIG_LOCK:
             write_seg_configs(configs, variant, checkpoint, voc, seed, iters)
     if state != 'finished':

@@ -2,6 +2,7 @@
 tools/reproduce_fashion_mnist.py."""
 import gzip
 import importlib.util
+import os
 import os.path as osp
 import time
 
@@ -377,3 +378,27 @@ def test_an_interrupted_run_is_resumed_not_evaluated(tmp_path, monkeypatch,
          '--resume'),
         ('tools/train.py', str(config), '--work-dir', str(tmp_path)),
     ]
+
+
+def test_a_new_run_starts_without_an_earlier_attempts_logs(
+        tmp_path, monkeypatch):
+    """An attempt stopped before its first checkpoint leaves logs whose
+    ``core_grad_ratio`` values must not join the new run's."""
+    script = load_script()
+    work_dir = tmp_path / 'run'
+    stale = work_dir / '20260101_000000' / 'vis_data'
+    stale.mkdir(parents=True)
+    (stale / 'scalars.json').write_text('{"core_grad_ratio": 9.0}\n')
+    assert script.grad_ratios(str(work_dir)) == [9.0]
+
+    def write_configs(folder, *args):
+        os.makedirs(folder, exist_ok=True)
+        return (osp.join(folder, 'finetune_config.py'),
+                osp.join(folder, 'val_config.py'))
+
+    monkeypatch.setattr(script, 'write_configs', write_configs)
+    monkeypatch.setattr(script, 'train', lambda *args: None)
+    monkeypatch.setattr(script, 'evaluate', lambda *args: {})
+    script.finetune('ce', 'x.pth', str(work_dir), [0], [1], 0, 1)
+    assert not stale.exists()
+    assert script.grad_ratios(str(work_dir)) == []
