@@ -1,6 +1,5 @@
 """Focal supervised contrastive loss (Core-tuning, Eq. 2 of the paper)."""
 import math
-from typing import Dict, Optional
 
 import torch
 
@@ -75,8 +74,7 @@ def focal_supcon_loss(z: torch.Tensor,
                       gamma: float = 1.0,
                       normalize: str = 'all',
                       pair_label: str = 'dominant',
-                      stats: Optional[Dict[str, torch.Tensor]] = None
-                      ) -> torch.Tensor:
+                      return_stats: bool = False):
     """Focal supervised contrastive loss over a batch of embeddings.
 
     With ``s = z z^T``, for anchor i and positive j != i:
@@ -98,12 +96,13 @@ def focal_supcon_loss(z: torch.Tensor,
         normalize (str): ``'all'`` or ``'positives'``. Defaults to ``'all'``.
         pair_label (str): ``'dominant'`` or ``'exact'``, see
             :func:`positive_pair_mask`. Defaults to ``'dominant'``.
-        stats (dict, optional): When given, receives detached diagnostics:
-            ``positives`` (mean positives per anchor) and ``focal_weight``
-            (mean ``(1 - p_ij) ** gamma`` over positive pairs).
+        return_stats (bool): Also return the detached diagnostics
+            ``{'positives': mean positives per anchor, 'focal_weight': mean
+            (1 - p_ij) ** gamma over positive pairs}``. Defaults to False.
 
     Returns:
-        Tensor: float32 scalar.
+        Tensor | tuple[Tensor, dict]: the float32 scalar loss, with the
+        diagnostics when ``return_stats``.
     """
     check_focal_supcon_args(temperature, gamma, normalize, pair_label)
     if z.dim() != 2:
@@ -114,14 +113,15 @@ def focal_supcon_loss(z: torch.Tensor,
     classes = pair_classes(labels, pair_label)
     num = z.size(0)
     if num < 2:
-        return z.float().sum() * 0.0
-    with torch.autocast(device_type=z.device.type, enabled=False):
-        loss, positives, focal_weight = _FocalSupCon.apply(
-            z.float(), classes, temperature, gamma, normalize)
-    if stats is not None:
-        stats['positives'] = positives
-        stats['focal_weight'] = focal_weight
-    return loss
+        loss = z.float().sum() * 0.0
+        zero = loss.detach()
+        stats = dict(positives=zero, focal_weight=zero)
+    else:
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            loss, positives, focal_weight = _FocalSupCon.apply(
+                z.float(), classes, temperature, gamma, normalize)
+        stats = dict(positives=positives, focal_weight=focal_weight)
+    return (loss, stats) if return_stats else loss
 
 
 # rows of the (N, N) similarity handled at once: bounds the memory of the

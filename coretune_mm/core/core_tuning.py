@@ -5,12 +5,14 @@ adapters keep only what is host-specific (where the features and labels
 come from, and how the classifier is trained on the generated samples).
 """
 import contextlib
+import inspect
 from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from .checks import check_bools, check_non_negative
 from .distributed import gather_across_ranks, is_distributed
 from .mixup import check_mixup_args, hard_pair_mixup
 from .projection import ProjectionHead
@@ -62,6 +64,13 @@ class CoreTuning(nn.Module):
             generates the samples without a contrastive term or projector
             (for the smooth classifier alone, or plain feature mixup).
         contrast_weight (float): eta. Defaults to 0.1.
+        mix_weight (float, optional): mu, the weight of a separate
+            smooth-classifier loss on the generated samples (the pixel
+            heads' ``loss_mix``); None where the owner trains its classifier
+            on them inside its own loss (the classification head's
+            ``loss_cls``). Both weights live here, so that a schedule such as
+            :class:`ContrastWarmupHook` finds them in one place. Defaults to
+            None.
         mixup (dict, optional): Options of :func:`hard_pair_mixup`.
         projector (dict, optional): ``hidden_channels`` and ``out_channels``
             of :class:`ProjectionHead`.
@@ -74,13 +83,15 @@ class CoreTuning(nn.Module):
                  contrast_loss: Optional[Callable[[torch.Tensor, torch.Tensor],
                                                   torch.Tensor]],
                  contrast_weight: float = 0.1,
+                 mix_weight: Optional[float] = None,
                  mixup: Optional[dict] = None,
                  projector: Optional[dict] = None,
                  gather_across_ranks: bool = True):
         super().__init__()
-        if not contrast_weight >= 0:
-            raise ValueError(
-                f'contrast_weight must be >= 0, got {contrast_weight}')
+        check_non_negative(contrast_weight=contrast_weight)
+        if mix_weight is not None:
+            check_non_negative(mix_weight=mix_weight)
+        check_bools(gather_across_ranks=gather_across_ranks)
         self.mixup = dict(mixup or {})
         try:
             check_mixup_args(**self.mixup)
@@ -90,7 +101,9 @@ class CoreTuning(nn.Module):
         except ValueError as err:
             raise ValueError(f'mixup: {err}') from None
         self.contrast_loss = contrast_loss
+        self._loss_stats = _returns_stats(contrast_loss)
         self.contrast_weight = contrast_weight
+        self.mix_weight = mix_weight
         self.gather_across_ranks = gather_across_ranks
         self._stream: Optional[torch.Generator] = None
         self.projector: Optional[ProjectionHead] = None
@@ -205,22 +218,26 @@ class CoreTuning(nn.Module):
         if num < 2:
             return CoreTuningOutput(features, soft_labels, num,
                                     self.zero_loss(features), stats)
-        weights: Dict[str, torch.Tensor] = {}
-        samples, targets = hard_pair_mixup(
+        samples, targets, lambdas = hard_pair_mixup(
             features,
             soft_labels,
             generator=generator,
-            weights=weights,
+            return_lambdas=True,
             **self.mixup)
         stats.update({
             f'lambda_{kind}': lam.float().mean().detach()
-            for kind, lam in weights.items()
+            for kind, lam in lambdas.items()
         })
         if self.projector is None:
             return CoreTuningOutput(samples, targets, num,
                                     self.zero_loss(features), stats)
-        loss = self.contrast_loss(self.projector(samples), targets)
-        stats.update(getattr(self.contrast_loss, 'stats', None) or {})
+        embeddings = self.projector(samples)
+        if self._loss_stats:
+            loss, loss_stats = self.contrast_loss(
+                embeddings, targets, return_stats=True)
+            stats.update(loss_stats)
+        else:
+            loss = self.contrast_loss(embeddings, targets)
         return CoreTuningOutput(samples, targets, num,
                                 self.contrast_weight * loss, stats)
 
@@ -231,8 +248,20 @@ class CoreTuning(nn.Module):
 
     def extra_repr(self) -> str:
         return (f'contrast_weight={self.contrast_weight}, '
-                f'mixup={self.mixup}, '
+                f'mix_weight={self.mix_weight}, mixup={self.mixup}, '
                 f'gather_across_ranks={self.gather_across_ranks}')
+
+
+def _returns_stats(loss: Optional[Callable]) -> bool:
+    """Whether a contrastive loss takes ``return_stats`` (and then returns
+    ``(loss, stats)``, as :func:`focal_supcon_loss` does)."""
+    if loss is None:
+        return False
+    target = loss.forward if isinstance(loss, nn.Module) else loss
+    try:
+        return 'return_stats' in inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def find_core_tuning(model: nn.Module) -> Dict[str, CoreTuning]:

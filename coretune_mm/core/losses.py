@@ -1,11 +1,16 @@
 """Small losses shared by the heads."""
+from typing import Optional
+
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
 from .distributed import is_distributed
 
-__all__ = ['soft_cross_entropy', 'prior_correction', 'class_frequencies']
+__all__ = [
+    'soft_cross_entropy', 'prior_correction', 'class_frequencies',
+    'smooth_classifier_logits'
+]
 
 
 def soft_cross_entropy(logits: torch.Tensor,
@@ -76,3 +81,44 @@ def class_frequencies(labels: torch.Tensor,
     if across_ranks and is_distributed():
         dist.all_reduce(counts)
     return counts / counts.sum().clamp_min(1.0)
+
+
+def smooth_classifier_logits(logits: torch.Tensor,
+                             targets: torch.Tensor,
+                             num_original: int,
+                             prior: Optional[torch.Tensor] = None,
+                             correct: bool = True) -> torch.Tensor:
+    """The smooth classifier's logits on a Core-tuning step's samples.
+
+    The classifier is trained on the originals and the generated samples
+    (rows ``num_original:``). Hard-pair mixup draws other-class partners,
+    so the generated rows' class mix leans toward the rare classes; with
+    ``correct``, their logits are offset by :func:`prior_correction`
+    against ``prior`` so that training on them does not move the
+    classifier's class prior. Both heads use this: the classification head
+    on all rows inside ``loss_cls``, the pixel heads on the generated
+    pixels alone (``num_original=0``, ``prior`` the label map's class
+    frequencies) for ``loss_mix``.
+
+    Args:
+        logits (Tensor): (M, C) the classifier on the samples.
+        targets (Tensor): (M, C) their soft labels.
+        num_original (int): How many leading rows are originals.
+        prior (Tensor, optional): (C, ) class frequencies of the data;
+            defaults to the originals' mean target.
+        correct (bool): Apply the offset. Defaults to True.
+
+    Returns:
+        Tensor: (M, C) logits, float32 when corrected.
+    """
+    if not correct or logits.size(0) <= num_original:
+        return logits
+    if prior is None:
+        if num_original == 0:
+            raise ValueError('prior: needed when there are no originals to '
+                             'take the class frequencies from')
+        prior = targets[:num_original].float().mean(dim=0)
+    offset = prior_correction(targets[num_original:], prior)
+    return torch.cat([
+        logits[:num_original].float(), logits[num_original:].float() + offset
+    ])

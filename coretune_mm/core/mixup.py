@@ -9,11 +9,13 @@ Core-tuning (Zhang et al., NeurIPS 2021) enlarges each batch with
 
 Soft labels are mixed with the same weights.
 """
+import inspect
 from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
+from .checks import check_bools
 from .sampling import sample_beta
 
 __all__ = [
@@ -57,13 +59,28 @@ def to_soft_labels(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     return F.one_hot(labels.long(), num_classes).float()
 
 
-def check_mixup_args(alpha: float = 1.0,
-                     hn_lambda_min: float = 0.8,
-                     hp_lambda_min: float = 0.5,
-                     partner: str = 'other_class',
-                     hard_negatives: bool = True,
-                     hard_positives: bool = True) -> None:
-    """Validate the options of :func:`hard_pair_mixup`; raise ValueError."""
+MIXUP_OPTIONS = ('alpha', 'hn_lambda_min', 'hp_lambda_min', 'partner',
+                 'hard_negatives', 'hard_positives')
+
+
+def check_mixup_args(**options) -> dict:
+    """Validate options of :func:`hard_pair_mixup` (ValueError; TypeError
+    for an unknown name) and return all of them, its defaults filled in."""
+    unknown = sorted(set(options) - set(MIXUP_OPTIONS))
+    if unknown:
+        raise TypeError(f'unknown option(s) {unknown}; expected some of '
+                        f'{MIXUP_OPTIONS}')
+    defaults = inspect.signature(hard_pair_mixup).parameters
+    full = {
+        name: options.get(name, defaults[name].default)
+        for name in MIXUP_OPTIONS
+    }
+    _check_mixup_values(**full)
+    return full
+
+
+def _check_mixup_values(alpha, hn_lambda_min, hp_lambda_min, partner,
+                        hard_negatives, hard_positives) -> None:
     if not alpha > 0:
         raise ValueError(f'alpha must be > 0, got {alpha}')
     for name, value in (('hn_lambda_min', hn_lambda_min), ('hp_lambda_min',
@@ -73,10 +90,7 @@ def check_mixup_args(alpha: float = 1.0,
     if partner not in PARTNER_MODES:
         raise ValueError(
             f'partner must be one of {PARTNER_MODES}, got {partner!r}')
-    for name, value in (('hard_negatives', hard_negatives), ('hard_positives',
-                                                             hard_positives)):
-        if not isinstance(value, bool):
-            raise ValueError(f'{name} must be a bool, got {value!r}')
+    check_bools(hard_negatives=hard_negatives, hard_positives=hard_positives)
 
 
 def _check_pair(features: torch.Tensor, labels: torch.Tensor,
@@ -153,19 +167,17 @@ def _clipped_lambda(alpha: float, lambda_min: float, num: int,
     return lam.clamp_min(lambda_min).unsqueeze(1)
 
 
-def hard_pair_mixup(
-    features: torch.Tensor,
-    soft_labels: torch.Tensor,
-    *,
-    alpha: float = 1.0,
-    hn_lambda_min: float = 0.8,
-    hp_lambda_min: float = 0.5,
-    partner: str = 'other_class',
-    hard_negatives: bool = True,
-    hard_positives: bool = True,
-    generator: Optional[torch.Generator] = None,
-    weights: Optional[Dict[str, torch.Tensor]] = None
-) -> Tuple[torch.Tensor, torch.Tensor]:
+def hard_pair_mixup(features: torch.Tensor,
+                    soft_labels: torch.Tensor,
+                    *,
+                    alpha: float = 1.0,
+                    hn_lambda_min: float = 0.8,
+                    hp_lambda_min: float = 0.5,
+                    partner: str = 'other_class',
+                    hard_negatives: bool = True,
+                    hard_positives: bool = True,
+                    generator: Optional[torch.Generator] = None,
+                    return_lambdas: bool = False):
     """Append generated semi-hard negatives and hard positives to a batch.
 
     Fully vectorised and free of host synchronisation; gradients flow to
@@ -190,32 +202,34 @@ def hard_pair_mixup(
         hard_positives (bool): Generate hard positives. Defaults to True.
         generator (torch.Generator, optional): Randomness source, on the
             features' device. Defaults to the global generator.
-        weights (dict, optional): When given, receives the mixing weights
-            drawn (``'hn'``: on the partner, ``'hp'``: on the hardest
-            positive; (N, ) each), for logging.
+        return_lambdas (bool): Also return the mixing weights drawn, for
+            logging: ``{'hn': weight on the partner, 'hp': weight on the
+            hardest positive}``, (N, 1) float32 each, for the enabled kinds.
+            Defaults to False.
 
     Returns:
-        tuple[Tensor, Tensor]: features (kN, D) and float32 soft labels
-        (kN, C): the originals, then the semi-hard negatives, then the hard
-        positives (k = 1 + number of enabled kinds).
+        tuple: features (kN, D) and float32 soft labels (kN, C): the
+        originals, then the semi-hard negatives, then the hard positives
+        (k = 1 + number of enabled kinds); then the weights when
+        ``return_lambdas``.
     """
     _check_pair(features, soft_labels, 'soft_labels')
     if soft_labels.dim() != 2:
         raise ValueError('soft_labels: expected shape (N, C), got '
                          f'{tuple(soft_labels.shape)}')
-    check_mixup_args(alpha, hn_lambda_min, hp_lambda_min, partner,
-                     hard_negatives, hard_positives)
+    _check_mixup_values(alpha, hn_lambda_min, hp_lambda_min, partner,
+                        hard_negatives, hard_positives)
 
     # Labels are mixed in float32 whatever the features' dtype.
     soft_labels = soft_labels.float()
     num, device = features.size(0), features.device
     feats_out, labels_out = [features], [soft_labels]
+    lambdas: Dict[str, torch.Tensor] = {}
     dominant = soft_labels.argmax(dim=1)
     if hard_negatives:
         j = _draw_partners(dominant, partner, generator)
         lam = _clipped_lambda(alpha, hn_lambda_min, num, device, generator)
-        if weights is not None:
-            weights['hn'] = lam
+        lambdas['hn'] = lam
         lam_f = lam.to(features.dtype)
         feats_out.append((1 - lam_f) * features + lam_f * features[j])
         labels_out.append((1 - lam) * soft_labels + lam * soft_labels[j])
@@ -226,9 +240,10 @@ def hard_pair_mixup(
             # A weight of exactly 0.5 would tie the soft label between the
             # two classes; break the tie toward the hard positive's class.
             lam = lam.clamp_min(_ABOVE_HALF)
-        if weights is not None:
-            weights['hp'] = lam
+        lambdas['hp'] = lam
         lam_f = lam.to(features.dtype)
         feats_out.append(lam_f * features[p] + (1 - lam_f) * features[n])
         labels_out.append(lam * soft_labels[p] + (1 - lam) * soft_labels[n])
-    return torch.cat(feats_out), torch.cat(labels_out)
+    samples, targets = torch.cat(feats_out), torch.cat(labels_out)
+    return (samples, targets, lambdas) if return_lambdas else (samples,
+                                                               targets)

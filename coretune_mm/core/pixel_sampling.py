@@ -10,6 +10,8 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 
+from .checks import check_int
+
 __all__ = ['sample_pixels', 'check_sampler_args', 'labels_at', 'pixel_rows']
 
 
@@ -19,11 +21,8 @@ def check_sampler_args(max_samples: int = 1024, min_pixels: int = 2) -> dict:
     Returns:
         dict: ``max_samples`` and ``min_pixels``, defaults filled in.
     """
-    for name, value in (('max_samples', max_samples), ('min_pixels',
-                                                       min_pixels)):
-        if isinstance(value,
-                      bool) or not (isinstance(value, int) and value > 0):
-            raise ValueError(f'{name} must be a positive int, got {value!r}')
+    check_int('max_samples', max_samples, 1)
+    check_int('min_pixels', min_pixels, 1)
     return dict(max_samples=max_samples, min_pixels=min_pixels)
 
 

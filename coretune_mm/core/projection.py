@@ -5,6 +5,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .checks import check_int
+
 __all__ = ['ProjectionHead']
 
 
@@ -26,13 +28,9 @@ class ProjectionHead(nn.Module):
         super().__init__()
         if hidden_channels is None:
             hidden_channels = in_channels
-        for name, value in (('in_channels', in_channels), ('hidden_channels',
-                                                           hidden_channels),
-                            ('out_channels', out_channels)):
-            if isinstance(value,
-                          bool) or not (isinstance(value, int) and value > 0):
-                raise ValueError(
-                    f'{name} must be a positive int, got {value!r}')
+        check_int('in_channels', in_channels, 1)
+        check_int('hidden_channels', hidden_channels, 1)
+        check_int('out_channels', out_channels, 1)
         self.layers = nn.Sequential(
             nn.Linear(in_channels, hidden_channels), nn.ReLU(inplace=True),
             nn.Linear(hidden_channels, out_channels))

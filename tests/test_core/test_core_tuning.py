@@ -68,6 +68,9 @@ def test_fewer_than_two_rows_give_a_zero_that_reaches_the_projector():
     (dict(mixup=dict(alpha=0.0)), 'alpha'),
     (dict(projector=dict(outchannels=3)), 'projector'),
     (dict(contrast_weight=-0.1), 'contrast_weight'),
+    (dict(mix_weight=-1.0), 'mix_weight'),
+    (dict(mix_weight='1'), 'mix_weight'),
+    (dict(gather_across_ranks=1), 'gather_across_ranks'),
 ])
 def test_bad_options(kwargs, name):
     with pytest.raises(ValueError, match=name):
@@ -112,12 +115,11 @@ def test_step_reports_what_it_did():
     assert stats['classes'] == 3
     # the weights the mixup drew, from the same stream
     core.set_stream_state(state)
-    drawn = {}
-    hard_pair_mixup(
+    _, _, drawn = hard_pair_mixup(
         features,
         labels,
         generator=core.generators(features.device)[0],
-        weights=drawn)
+        return_lambdas=True)
     assert stats['lambda_hn'] == pytest.approx(drawn['hn'].mean().item())
     assert stats['lambda_hp'] == pytest.approx(drawn['hp'].mean().item())
     assert 0.8 <= stats['lambda_hn'] <= 1 and 0.5 < stats['lambda_hp'] <= 1
@@ -171,3 +173,32 @@ def test_projector_initialisation_does_not_depend_on_where_it_lives():
     for a, b in zip(here.projector.parameters(), there.projector.parameters()):
         assert b.dtype == torch.float64
         assert torch.equal(a.double(), b)
+
+
+def test_a_contrastive_loss_without_statistics_still_works():
+    """Any ``(embeddings, soft labels) -> scalar`` is a contrastive loss;
+    one that takes ``return_stats`` also reports its diagnostics."""
+    features, labels = batch(num=8, classes=3)
+    plain = CoreTuning(6, lambda z, y: (z * 0).sum() + 1.0)
+    out = plain(features, labels)
+    assert out.loss_contrast.item() == pytest.approx(0.1)
+    assert set(out.stats) == {'classes', 'lambda_hn', 'lambda_hp'}
+    reporting = CoreTuning(6, focal_supcon_loss)
+    assert {'positives',
+            'focal_weight'} <= set(reporting(features, labels).stats)
+
+
+def test_mixup_defaults_have_one_home():
+    """check_mixup_args fills in hard_pair_mixup's own defaults."""
+    import inspect
+
+    from coretune_mm.core import check_mixup_args
+    from coretune_mm.core.mixup import MIXUP_OPTIONS
+    defaults = inspect.signature(hard_pair_mixup).parameters
+    full = check_mixup_args(hp_lambda_min=0.0)
+    assert full == {
+        name: 0.0 if name == 'hp_lambda_min' else defaults[name].default
+        for name in MIXUP_OPTIONS
+    }
+    with pytest.raises(TypeError, match="'alpah'"):
+        check_mixup_args(alpah=1.0)

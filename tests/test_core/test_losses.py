@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from coretune_mm.core import (class_frequencies, prior_correction,
-                              soft_cross_entropy)
+                              smooth_classifier_logits, soft_cross_entropy)
 
 
 def test_soft_cross_entropy_is_the_mean_of_minus_y_log_p():
@@ -63,3 +63,41 @@ def test_class_frequencies_count_all_but_the_ignored():
     assert torch.allclose(freq, torch.tensor([0.4, 0.2, 0.4, 0.0]))
     assert torch.equal(
         class_frequencies(torch.full((3, ), 255), 2), torch.zeros(2))
+
+
+def test_smooth_classifier_logits_offset_the_generated_rows_only():
+    """Row by row: originals unchanged; a generated row's logit of class c
+    plus log(mean generated target c) - log(prior c)."""
+    torch.manual_seed(0)
+    logits = torch.randn(7, 3)
+    targets = torch.softmax(torch.randn(7, 3) * 3, dim=1)
+    num = 3
+    generated = targets[num:].tolist()
+    mix = [sum(row[c] for row in generated) / len(generated) for c in range(3)]
+    for prior in (None, torch.tensor([0.5, 0.3, 0.2])):
+        if prior is None:
+            base = [
+                sum(row[c] for row in targets[:num].tolist()) / num
+                for c in range(3)
+            ]
+        else:
+            base = prior.tolist()
+        out = smooth_classifier_logits(logits, targets, num, prior=prior)
+        assert out.dtype == torch.float32
+        for i in range(7):
+            for c in range(3):
+                shift = 0.0 if i < num else math.log(mix[c]) - math.log(
+                    base[c])
+                assert out[i, c].item() == pytest.approx(
+                    logits[i, c].item() + shift, abs=1e-5)
+    assert smooth_classifier_logits(
+        logits, targets, num, correct=False) is logits
+    # nothing generated: nothing to offset
+    assert smooth_classifier_logits(logits[:num], targets[:num],
+                                    num) is not None
+    # the pixel heads: generated rows only, a prior is needed
+    only = smooth_classifier_logits(
+        logits[num:], targets[num:], 0, prior=torch.full((3, ), 1 / 3))
+    assert only.shape == (4, 3)
+    with pytest.raises(ValueError, match='prior'):
+        smooth_classifier_logits(logits[num:], targets[num:], 0)

@@ -39,3 +39,30 @@ def test_gradients_reach_the_input():
 def test_bad_widths(kwargs, name):
     with pytest.raises(ValueError, match=f'{name} must be a positive int'):
         ProjectionHead(**kwargs)
+
+
+@pytest.mark.parametrize('check, kwargs, message', [
+    ('check_bools', dict(flag=1), 'flag must be a bool'),
+    ('check_non_negative', dict(weight=-1e-3), 'weight must be >= 0'),
+    ('check_non_negative', dict(weight=float('nan')), 'weight must be >= 0'),
+    ('check_non_negative', dict(weight=True), 'weight must be >= 0'),
+    ('check_non_negative', dict(weight='1'), 'weight must be >= 0'),
+])
+def test_shared_checks_name_the_option(check, kwargs, message):
+    import coretune_mm.core as core
+    with pytest.raises(ValueError, match=message):
+        getattr(core, check)(**kwargs)
+    core.check_bools(flag=True)
+    core.check_non_negative(weight=0, other=2.5)
+
+
+@pytest.mark.parametrize('value, minimum, message', [
+    (0, 1, 'n must be a positive int, got 0'),
+    (True, 0, 'n must be an int >= 0, got True'),
+    (2.0, 0, 'n must be an int >= 0, got 2.0'),
+])
+def test_int_check_names_the_option(value, minimum, message):
+    from coretune_mm.core import check_int
+    with pytest.raises(ValueError, match=message):
+        check_int('n', value, minimum)
+    check_int('n', minimum, minimum)

@@ -359,7 +359,7 @@ def test_contrast_warmup_ramps_mix_weight_of_a_pixel_head():
     hook.before_train_iter(runner, 1)
     head = model.decode_head
     assert head.core_tuning.contrast_weight == pytest.approx(0.1)
-    assert head.mix_weight == pytest.approx(0.25)
+    assert head.core_tuning.mix_weight == pytest.approx(0.25)
     # a classification head has no mix_weight to ramp
     from coretune_mm.models import CoreTuneClsHead
     classifier = nn.Module()

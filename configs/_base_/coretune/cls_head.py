@@ -4,13 +4,13 @@
 #   _base_ = ['<CE config>', '<this file>']
 #   model = dict(head=_base_.coretune_cls_head)
 #
-# The values are the paper's (eta 0.1, tau 0.07, focal gamma 1, mixup
-# alpha 1, hard-negative lambda >= 0.8, hard-positive lambda >= 0.5).
+# The paper's values (eta 0.1, tau 0.07, focal gamma 1, mixup alpha 1,
+# hard-negative lambda >= 0.8, hard-positive lambda >= 0.5, a 256-d
+# projector) are the defaults of CoreTuneClsHead, FocalSupConLoss and
+# hard_pair_mixup, and live there only. This states what the CE config's
+# head must lose or gain: a contrastive loss to merge options into, and a
+# CE that takes the soft targets.
 coretune_cls_head = dict(
     type='CoreTuneClsHead',
-    contrast_weight=0.1,
-    contrast_loss=dict(type='FocalSupConLoss', temperature=0.07, gamma=1.0),
-    mixup=dict(alpha=1.0, hn_lambda_min=0.8, hp_lambda_min=0.5),
-    smooth_classifier=True,
-    projector=dict(out_channels=256),
+    contrast_loss=dict(type='FocalSupConLoss'),
     loss=dict(type='CrossEntropyLoss', use_soft=True))

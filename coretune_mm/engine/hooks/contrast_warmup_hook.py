@@ -5,7 +5,7 @@ import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from coretune_mm.core import find_core_tuning
+from coretune_mm.core import check_bools, check_int, find_core_tuning
 from .utils import unwrap
 
 __all__ = ['ContrastWarmupHook']
@@ -16,46 +16,48 @@ class ContrastWarmupHook(Hook):
     """Ramp the contrastive weight eta (and ``mix_weight``) from 0 over K
     iterations.
 
-    The targets are the model's :class:`coretune_mm.core.CoreTuning`
-    modules (:func:`coretune_mm.core.find_core_tuning`) and, with
-    ``mix_weight=True``, the heads that own them. Derived from the
-    iteration counter, so ``--resume`` continues the ramp. The current
-    weights are logged as ``train/contrast_weight`` (and
+    The targets are the weights of the model's
+    :class:`coretune_mm.core.CoreTuning` modules
+    (:func:`coretune_mm.core.find_core_tuning`), which own both. Derived
+    from the iteration counter, so ``--resume`` continues the ramp. The
+    current weights are logged as ``train/contrast_weight`` (and
     ``train/mix_weight``).
 
     Args:
         warmup_iters (int): K, > 0.
-        mix_weight (bool): Also ramp the head's ``mix_weight`` (pixel heads
-            with the smooth classifier). Defaults to False.
+        mix_weight (bool): Also ramp ``mix_weight``, the weight of the pixel
+            heads' separate smooth-classifier loss. Defaults to False.
     """
 
     priority = 'NORMAL'
 
     def __init__(self, warmup_iters: int, mix_weight: bool = False):
-        if not (isinstance(warmup_iters, int) and warmup_iters > 0):
-            raise ValueError('ContrastWarmupHook: warmup_iters must be a '
-                             f'positive int, got {warmup_iters!r}')
+        try:
+            check_int('warmup_iters', warmup_iters, 1)
+            check_bools(mix_weight=mix_weight)
+        except ValueError as err:
+            raise ValueError(f'ContrastWarmupHook: {err}') from None
         self.warmup_iters = warmup_iters
         self.mix_weight = mix_weight
         # (module, attribute, full value)
         self.targets: List[Tuple[nn.Module, str, float]] = []
 
     def before_train(self, runner) -> None:
-        model = unwrap(runner.model)
-        modules = find_core_tuning(model)
+        modules = find_core_tuning(unwrap(runner.model))
         if not modules:
             raise ValueError('ContrastWarmupHook needs a Core-tuning head '
                              'with contrast_weight > 0')
         self.targets = [(core, 'contrast_weight', core.contrast_weight)
                         for core in modules.values()]
         if self.mix_weight:
-            for name in modules:
-                head = model.get_submodule(name.rpartition('.')[0])
-                if not hasattr(head, 'mix_weight'):
+            for name, core in modules.items():
+                if core.mix_weight is None:
                     raise ValueError(
                         'ContrastWarmupHook: mix_weight=True needs a head '
-                        f'with mix_weight; {type(head).__name__} has none')
-                self.targets.append((head, 'mix_weight', head.mix_weight))
+                        'with a separate smooth-classifier loss (loss_mix, '
+                        f'the pixel heads); the Core-tuning of {name!r} has '
+                        'no mix_weight')
+                self.targets.append((core, 'mix_weight', core.mix_weight))
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None):
         scale = min(1.0, (runner.iter + 1) / self.warmup_iters)

@@ -7,10 +7,11 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 
-from coretune_mm.core import (CoreTuning, check_sampler_args,
-                              class_frequencies, labels_at, pixel_rows,
-                              prior_correction, sample_pixels,
-                              soft_cross_entropy, to_soft_labels)
+from coretune_mm.core import (CoreTuning, check_bools, check_non_negative,
+                              check_sampler_args, class_frequencies, labels_at,
+                              pixel_rows, sample_pixels,
+                              smooth_classifier_logits, soft_cross_entropy,
+                              to_soft_labels)
 from coretune_mm.core.distributed import is_distributed
 from coretune_mm.models.losses import build_contrast_loss
 
@@ -61,7 +62,8 @@ class PixelCoreTuningMixin:
     Args:
         contrast_weight (float): eta. 0 turns Core-tuning off (the plain
             head). Defaults to 0.1.
-        mix_weight (float): mu, weight of the smooth-classifier loss.
+        mix_weight (float): mu, weight of the smooth-classifier loss (kept
+            by the :class:`CoreTuning` module, ``core_tuning.mix_weight``).
             Defaults to 1.0.
         contrast_loss (dict): Config of the contrastive loss. Defaults to
             ``dict(type='FocalSupConLoss')``.
@@ -117,16 +119,13 @@ class PixelCoreTuningMixin:
             super().__init__(**kwargs)
         except TypeError as err:
             raise TypeError(f'{type(self).__name__}: {err}') from None
-        for name, value in (('contrast_weight', contrast_weight),
-                            ('mix_weight', mix_weight)):
-            if not value >= 0:
-                raise ValueError(f'{name} must be >= 0, got {value}')
-        for name, value in (('mix_loss', mix_loss), ('prior_correction',
-                                                     prior_correction),
-                            ('mix_detach', mix_detach), ('gather_across_ranks',
-                                                         gather_across_ranks)):
-            if not isinstance(value, bool):
-                raise ValueError(f'{name} must be a bool, got {value!r}')
+        check_non_negative(
+            contrast_weight=contrast_weight, mix_weight=mix_weight)
+        check_bools(
+            mix_loss=mix_loss,
+            prior_correction=prior_correction,
+            mix_detach=mix_detach,
+            gather_across_ranks=gather_across_ranks)
         if pixel_budget not in BUDGETS:
             raise ValueError(f'pixel_budget must be one of {BUDGETS}, got '
                              f'{pixel_budget!r}')
@@ -135,7 +134,6 @@ class PixelCoreTuningMixin:
         except (TypeError, ValueError) as err:
             raise ValueError(f'pixel_sampler: {err} (got '
                              f'{pixel_sampler})') from None
-        self.mix_weight = mix_weight
         self.mix_loss = mix_loss
         self.prior_correction = prior_correction
         self.mix_detach = mix_detach
@@ -153,6 +151,7 @@ class PixelCoreTuningMixin:
                 self.channels,
                 build_contrast_loss(contrast_loss, MODELS),
                 contrast_weight=contrast_weight,
+                mix_weight=mix_weight,
                 mixup=mixup,
                 projector=projector,
                 gather_across_ranks=gather_across_ranks)
@@ -233,7 +232,7 @@ class PixelCoreTuningMixin:
             if index.numel() else on_boundary.sum())
         losses.update({f'core_{k}': v for k, v in out.stats.items()})
         if self.mix_loss:
-            losses['loss_mix'] = self.mix_weight * self._loss_mix(
+            losses['loss_mix'] = core.mix_weight * self._loss_mix(
                 out.samples[out.num_original:], out.targets[out.num_original:],
                 seg_label)
         return losses
@@ -248,11 +247,12 @@ class PixelCoreTuningMixin:
             # nothing generated: a zero that still reaches conv_seg
             return logits.float().sum() * 0.0 + \
                 self.conv_seg.weight.sum() * 0.0
-        if self.prior_correction:
-            prior = class_frequencies(
-                seg_label,
-                self.num_classes,
-                self.ignore_index,
-                across_ranks=self.core_tuning.gather_across_ranks)
-            logits = logits.float() + prior_correction(targets, prior)
+        prior = class_frequencies(
+            seg_label,
+            self.num_classes,
+            self.ignore_index,
+            across_ranks=self.core_tuning.gather_across_ranks
+        ) if self.prior_correction else None
+        logits = smooth_classifier_logits(
+            logits, targets, 0, prior=prior, correct=self.prior_correction)
         return soft_cross_entropy(logits, targets)

@@ -8,8 +8,9 @@ from mmpretrain.models.heads import LinearClsHead, VisionTransformerClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from coretune_mm.core import (CoreTuning, grad_norm_ratio, prior_correction,
-                              to_soft_labels)
+from coretune_mm.core import (CoreTuning, check_bools, check_int,
+                              check_non_negative, grad_norm_ratio,
+                              smooth_classifier_logits, to_soft_labels)
 from coretune_mm.models.losses import build_contrast_loss
 
 __all__ = [
@@ -94,18 +95,12 @@ class ClsCoreTuningMixin:
                  grad_ratio_interval: int = 0,
                  gather_across_ranks: bool = True,
                  **kwargs):
-        if not contrast_weight >= 0:
-            raise ValueError(
-                f'contrast_weight must be >= 0, got {contrast_weight}')
-        for name, value in (('smooth_classifier', smooth_classifier),
-                            ('prior_correction', prior_correction),
-                            ('gather_across_ranks', gather_across_ranks)):
-            if not isinstance(value, bool):
-                raise ValueError(f'{name} must be a bool, got {value!r}')
-        if not (isinstance(grad_ratio_interval, int)
-                and grad_ratio_interval >= 0):
-            raise ValueError('grad_ratio_interval must be an int >= 0, got '
-                             f'{grad_ratio_interval!r}')
+        check_non_negative(contrast_weight=contrast_weight)
+        check_bools(
+            smooth_classifier=smooth_classifier,
+            prior_correction=prior_correction,
+            gather_across_ranks=gather_across_ranks)
+        check_int('grad_ratio_interval', grad_ratio_interval, 0)
         kwargs.setdefault(
             'loss',
             dict(type='CrossEntropyLoss', use_soft=True, loss_weight=1.0))
@@ -198,13 +193,12 @@ class ClsCoreTuningMixin:
         num = features.size(0)
         # soft targets stay float32, also under autocast
         if self.smooth_classifier:
-            cls_score, cls_target = self.classifier(samples), sample_targets
-            if self.prior_correction and cls_score.size(0) > num:
-                offset = prior_correction(cls_target[num:],
-                                          cls_target[:num].mean(dim=0))
-                cls_score = torch.cat([
-                    cls_score[:num].float(), cls_score[num:].float() + offset
-                ])
+            cls_score = smooth_classifier_logits(
+                self.classifier(samples),
+                sample_targets,
+                num,
+                correct=self.prior_correction)
+            cls_target = sample_targets
         else:
             cls_score, cls_target = self.classifier(features), targets
         losses['loss_cls'] = self.loss_module(

@@ -40,15 +40,16 @@ class FocalSupConLoss(nn.Module):
         self.gamma = gamma
         self.normalize = normalize
         self.pair_label = pair_label
-        self.stats = {}
         self._loss_name = loss_name
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Args: z (N, d) unit-norm embeddings; labels (N, ) or (N, C).
-
-        The call's diagnostics (mean positives per anchor, mean focal
-        weight) are kept in :attr:`stats` for the heads to log."""
-        self.stats = {}
+    def forward(self,
+                z: torch.Tensor,
+                labels: torch.Tensor,
+                return_stats: bool = False):
+        """Args: z (N, d) unit-norm embeddings; labels (N, ) or (N, C);
+        ``return_stats``: also return the diagnostics (mean positives per
+        anchor, mean focal weight) as a dict, as
+        :func:`coretune_mm.core.focal_supcon_loss` does."""
         return focal_supcon_loss(
             z,
             labels,
@@ -56,7 +57,7 @@ class FocalSupConLoss(nn.Module):
             gamma=self.gamma,
             normalize=self.normalize,
             pair_label=self.pair_label,
-            stats=self.stats)
+            return_stats=return_stats)
 
     @property
     def loss_name(self) -> str:
