@@ -5,6 +5,8 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 import torch
 
+from .loading import tensors_of
+
 __all__ = [
     'LAYOUTS', 'ConvertedCheckpoint', 'detect_layout', 'detect_depth',
     'convert_csl_checkpoint', 'resnet_backbone_shapes',
@@ -84,15 +86,6 @@ def detect_depth(names: Iterable[str]) -> int:
     return depths[0]
 
 
-def _state_dict_of(checkpoint: dict, container: Optional[str]) -> dict:
-    if container is None:
-        for key in ('state_dict', 'model'):
-            if isinstance(checkpoint.get(key), dict):
-                return checkpoint[key]
-        return checkpoint
-    return checkpoint.get(container) or {}
-
-
 def detect_layout(checkpoint: dict) -> str:
     """The name of the layout in :data:`LAYOUTS` that ``checkpoint`` uses.
 
@@ -103,11 +96,11 @@ def detect_layout(checkpoint: dict) -> str:
         raise ValueError('checkpoint: expected a dict of tensors, got '
                          f'{type(checkpoint).__name__}')
     for name, (container, prefix) in LAYOUTS.items():
-        state = _state_dict_of(checkpoint, container)
+        state = tensors_of(checkpoint, container)
         if isinstance(state, dict) and f'{prefix}conv1.weight' in state and \
                 f'{prefix}layer1.0.conv1.weight' in state:
             return name
-    sample = list(_state_dict_of(checkpoint, None))[:5]
+    sample = list(tensors_of(checkpoint, None))[:5]
     raise ValueError(
         'checkpoint: unknown layout; expected a ResNet under one of the '
         f'prefixes {[p for _, p in LAYOUTS.values()]}, first keys are '
@@ -149,7 +142,7 @@ def convert_csl_checkpoint(checkpoint: dict,
     """
     layout = detect_layout(checkpoint)
     container, prefix = LAYOUTS[layout]
-    state = _state_dict_of(checkpoint, container)
+    state = tensors_of(checkpoint, container)
     names = [k[len(prefix):] for k in state if k.startswith(prefix)]
     found = detect_depth(names)
     if depth is not None and found != depth:

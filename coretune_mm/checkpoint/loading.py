@@ -17,7 +17,7 @@ the process's own table and leaves a plain ``HistoryBuffer``.
 """
 import os.path as osp
 import zipfile
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ from mmengine.logging import HistoryBuffer
 
 __all__ = [
     'CHECKPOINT_SAFE_GLOBALS', 'register_checkpoint_safe_globals',
-    'check_checkpoint_file', 'read_checkpoint', 'state_dict_of'
+    'check_checkpoint_file', 'read_checkpoint', 'state_dict_of', 'tensors_of'
 ]
 
 _HISTORY_BUFFER = f'{HistoryBuffer.__module__}.{HistoryBuffer.__qualname__}'
@@ -99,11 +99,35 @@ def read_checkpoint(path: str, option: str, mmap: bool = False) -> object:
                          f'{first_line})') from None
 
 
+# where checkpoints keep their tensors: MMEngine, torchvision-style
+# releases and the official MoCo files use `state_dict`; DeiT/MAE-style
+# releases `model`
+CONTAINERS = ('state_dict', 'model')
+
+
+def tensors_of(checkpoint: object, container: Optional[str] = None) -> dict:
+    """The dict of tensors inside a loaded checkpoint, unchecked.
+
+    Args:
+        checkpoint: What ``torch.load`` returned.
+        container (str, optional): The key that holds them (``{}`` when
+            absent); by default the first of :data:`CONTAINERS` that holds
+            a dict, else the checkpoint itself.
+    """
+    if not isinstance(checkpoint, dict):
+        return checkpoint
+    if container is not None:
+        return checkpoint.get(container) or {}
+    for key in CONTAINERS:
+        if isinstance(checkpoint.get(key), dict):
+            return checkpoint[key]
+    return checkpoint
+
+
 def state_dict_of(checkpoint: object, path: str, option: str) -> dict:
-    """The checkpoint's ``state_dict`` (or the checkpoint itself when it is
-    one); ValueError naming ``option`` when it holds no tensors."""
-    state = checkpoint.get('state_dict', checkpoint) if isinstance(
-        checkpoint, dict) else None
+    """The checkpoint's tensors (:func:`tensors_of`); ValueError naming
+    ``option`` when it holds none."""
+    state = tensors_of(checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or not state or not all(
             isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f'{option}: {path!r} holds no state_dict of '

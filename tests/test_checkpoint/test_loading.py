@@ -67,3 +67,19 @@ def test_numpy_2_names_load():
     loaded = load(renamed)
     info = loaded['message_hub']['runtime_info']['np_array']
     assert np.array_equal(info, np.arange(3))
+
+
+def test_tensors_of_finds_the_tensors_in_each_container():
+    """One helper for the hook, the converters and the tools: MMEngine's
+    `state_dict`, DeiT/MAE-style `model`, a bare state dict, or a named
+    container (empty when absent)."""
+    from coretune_mm.checkpoint import state_dict_of, tensors_of
+    weights = {'conv1.weight': torch.zeros(1)}
+    assert tensors_of(dict(state_dict=weights, meta={})) is weights
+    assert tensors_of(dict(model=weights, epoch=3)) is weights
+    assert tensors_of(weights) is weights
+    assert tensors_of(dict(teacher=weights), 'teacher') is weights
+    assert tensors_of(dict(student=weights), 'teacher') == {}
+    assert state_dict_of(dict(model=weights), 'x.pth', 'load_from') is weights
+    with pytest.raises(ValueError, match="load_from: 'x.pth' holds no"):
+        state_dict_of(dict(model={}, epoch=3), 'x.pth', 'load_from')

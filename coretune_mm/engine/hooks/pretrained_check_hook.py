@@ -1,5 +1,5 @@
 """Fail the run when the pre-trained backbone did not actually load."""
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import torch
 from mmengine.hooks import Hook
@@ -7,17 +7,10 @@ from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from coretune_mm.checkpoint.loading import tensors_of
 from .utils import unwrap
 
 __all__ = ['PretrainedCheckHook']
-
-
-def _tensor_dict(checkpoint) -> Dict[str, torch.Tensor]:
-    for key in ('state_dict', 'model'):
-        if isinstance(checkpoint, dict) and isinstance(
-                checkpoint.get(key), dict):
-            return checkpoint[key]
-    return checkpoint
 
 
 def _matching_prefix(keys: List[str], backbone_keys: List[str]) -> str:
@@ -108,7 +101,7 @@ class PretrainedCheckHook(Hook):
         Returns:
             float: the share of backbone tensors equal to the checkpoint.
         """
-        saved = _tensor_dict(
+        saved = tensors_of(
             CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu'))
         model_state = {
             k: v
