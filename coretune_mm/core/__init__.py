@@ -10,8 +10,8 @@ from .distributed import gather_across_ranks
 from .feature_stats import feature_space_stats, grad_norm_ratio
 from .losses import (class_frequencies, prior_correction,
                      smooth_classifier_logits, soft_cross_entropy)
-from .mixup import (check_mixup_args, hard_pair_mixup, mine_hard_pairs,
-                    to_soft_labels)
+from .mixup import (MixupPlan, apply_mixup_plan, check_mixup_args,
+                    hard_pair_mixup, mine_hard_pairs, to_soft_labels)
 from .pixel_sampling import (check_sampler_args, labels_at, pixel_rows,
                              sample_pixels)
 from .projection import ProjectionHead
@@ -22,9 +22,9 @@ __all__ = [
     'check_focal_supcon_args', 'check_sampler_args', 'labels_at', 'pixel_rows',
     'focal_supcon_loss', 'positive_pair_mask', 'CoreTuning',
     'CoreTuningOutput', 'find_core_tuning', 'check_mixup_args',
-    'hard_pair_mixup', 'mine_hard_pairs', 'to_soft_labels', 'sample_pixels',
-    'ProjectionHead', 'sample_beta', 'sample_gamma', 'soft_cross_entropy',
-    'prior_correction', 'class_frequencies', 'smooth_classifier_logits',
-    'feature_space_stats', 'grad_norm_ratio', 'gather_across_ranks',
-    'as_generator_state'
+    'hard_pair_mixup', 'MixupPlan', 'apply_mixup_plan', 'mine_hard_pairs',
+    'to_soft_labels', 'sample_pixels', 'ProjectionHead', 'sample_beta',
+    'sample_gamma', 'soft_cross_entropy', 'prior_correction',
+    'class_frequencies', 'smooth_classifier_logits', 'feature_space_stats',
+    'grad_norm_ratio', 'gather_across_ranks', 'as_generator_state'
 ]

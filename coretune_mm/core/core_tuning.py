@@ -218,20 +218,22 @@ class CoreTuning(nn.Module):
         if num < 2:
             return CoreTuningOutput(features, soft_labels, num,
                                     self.zero_loss(features), stats)
-        samples, targets, lambdas = hard_pair_mixup(
+        samples, targets, plan = hard_pair_mixup(
             features,
             soft_labels,
             generator=generator,
-            return_lambdas=True,
+            return_plan=True,
             **self.mixup)
         stats.update({
             f'lambda_{kind}': lam.float().mean().detach()
-            for kind, lam in lambdas.items()
+            for kind, lam in plan.lambdas().items()
         })
         if self.projector is None:
             return CoreTuningOutput(samples, targets, num,
                                     self.zero_loss(features), stats)
-        embeddings = self.projector(samples)
+        # the projector's first layer on the originals only, its outputs
+        # mixed as the samples were (exact: the layer is affine)
+        embeddings = self.projector(features, plan=plan)
         if self._loss_stats:
             loss, loss_stats = self.contrast_loss(
                 embeddings, targets, return_stats=True)

@@ -10,7 +10,7 @@ Core-tuning (Zhang et al., NeurIPS 2021) enlarges each batch with
 Soft labels are mixed with the same weights.
 """
 import inspect
-from typing import Dict, Optional, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +19,8 @@ from .checks import check_bools
 from .sampling import sample_beta
 
 __all__ = [
-    'mine_hard_pairs', 'hard_pair_mixup', 'check_mixup_args', 'to_soft_labels'
+    'mine_hard_pairs', 'hard_pair_mixup', 'check_mixup_args', 'to_soft_labels',
+    'MixupPlan', 'apply_mixup_plan'
 ]
 
 PARTNER_MODES = ('other_class', 'random')
@@ -177,7 +178,7 @@ def hard_pair_mixup(features: torch.Tensor,
                     hard_negatives: bool = True,
                     hard_positives: bool = True,
                     generator: Optional[torch.Generator] = None,
-                    return_lambdas: bool = False):
+                    return_plan: bool = False):
     """Append generated semi-hard negatives and hard positives to a batch.
 
     Fully vectorised and free of host synchronisation; gradients flow to
@@ -202,16 +203,16 @@ def hard_pair_mixup(features: torch.Tensor,
         hard_positives (bool): Generate hard positives. Defaults to True.
         generator (torch.Generator, optional): Randomness source, on the
             features' device. Defaults to the global generator.
-        return_lambdas (bool): Also return the mixing weights drawn, for
-            logging: ``{'hn': weight on the partner, 'hp': weight on the
-            hardest positive}``, (N, 1) float32 each, for the enabled kinds.
-            Defaults to False.
+        return_plan (bool): Also return the :class:`MixupPlan`: which rows
+            were mixed with which weights (for logging the weights, and for
+            :func:`apply_mixup_plan` on anything computed affinely from the
+            originals). Defaults to False.
 
     Returns:
         tuple: features (kN, D) and float32 soft labels (kN, C): the
         originals, then the semi-hard negatives, then the hard positives
-        (k = 1 + number of enabled kinds); then the weights when
-        ``return_lambdas``.
+        (k = 1 + number of enabled kinds); then the plan when
+        ``return_plan``.
     """
     _check_pair(features, soft_labels, 'soft_labels')
     if soft_labels.dim() != 2:
@@ -223,16 +224,12 @@ def hard_pair_mixup(features: torch.Tensor,
     # Labels are mixed in float32 whatever the features' dtype.
     soft_labels = soft_labels.float()
     num, device = features.size(0), features.device
-    feats_out, labels_out = [features], [soft_labels]
-    lambdas: Dict[str, torch.Tensor] = {}
     dominant = soft_labels.argmax(dim=1)
+    hn = hp = None
     if hard_negatives:
         j = _draw_partners(dominant, partner, generator)
         lam = _clipped_lambda(alpha, hn_lambda_min, num, device, generator)
-        lambdas['hn'] = lam
-        lam_f = lam.to(features.dtype)
-        feats_out.append((1 - lam_f) * features + lam_f * features[j])
-        labels_out.append((1 - lam) * soft_labels + lam * soft_labels[j])
+        hn = (None, j, lam)  # (1 - lam) h_i + lam h_j
     if hard_positives:
         p, n = mine_hard_pairs(features.detach(), dominant)
         lam = _clipped_lambda(alpha, hp_lambda_min, num, device, generator)
@@ -240,10 +237,49 @@ def hard_pair_mixup(features: torch.Tensor,
             # A weight of exactly 0.5 would tie the soft label between the
             # two classes; break the tie toward the hard positive's class.
             lam = lam.clamp_min(_ABOVE_HALF)
-        lambdas['hp'] = lam
-        lam_f = lam.to(features.dtype)
-        feats_out.append(lam_f * features[p] + (1 - lam_f) * features[n])
-        labels_out.append(lam * soft_labels[p] + (1 - lam) * soft_labels[n])
-    samples, targets = torch.cat(feats_out), torch.cat(labels_out)
-    return (samples, targets, lambdas) if return_lambdas else (samples,
-                                                               targets)
+        hp = (n, p, lam)  # lam h_p + (1 - lam) h_n
+    plan = MixupPlan(hn, hp)
+    samples = apply_mixup_plan(features, plan)
+    targets = apply_mixup_plan(soft_labels, plan)
+    return (samples, targets, plan) if return_plan else (samples, targets)
+
+
+class MixupPlan(NamedTuple):
+    """The rows :func:`hard_pair_mixup` generated, as ``(first, second,
+    lam)`` per kind: row i is ``(1 - lam_i) x[first_i] + lam_i x[second_i]``
+    (``first`` None: the anchor itself); None when the kind is off.
+
+    Attributes:
+        hn: semi-hard negatives (second: the partner j).
+        hp: hard positives (first: the hardest negative n, second: the
+            hardest positive p).
+    """
+    hn: Optional[Tuple[Optional[torch.Tensor], torch.Tensor, torch.Tensor]]
+    hp: Optional[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+
+    def lambdas(self) -> Dict[str, torch.Tensor]:
+        """``{kind: (N, 1) float32 weight on the second row}``: on the
+        partner for ``'hn'``, on the hardest positive for ``'hp'``."""
+        return {
+            kind: pair[2]
+            for kind, pair in self._asdict().items() if pair is not None
+        }
+
+
+def apply_mixup_plan(x: torch.Tensor, plan: MixupPlan) -> torch.Tensor:
+    """The originals ``x`` (N, ...) followed by the rows ``plan`` mixes
+    from them, in ``x``'s dtype.
+
+    Mixing weights sum to 1, so for an affine map f (a linear layer),
+    ``f(apply_mixup_plan(x, plan)) == apply_mixup_plan(f(x), plan)``: f runs
+    on the N originals instead of all kN rows.
+    """
+    rows = [x]
+    for pair in plan:
+        if pair is None:
+            continue
+        first, second, lam = pair
+        lam = lam.to(x.dtype).view(-1, *([1] * (x.dim() - 1)))
+        rows.append((1 - lam) * (x if first is None else x[first]) +
+                    lam * x[second])
+    return torch.cat(rows)

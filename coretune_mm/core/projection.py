@@ -6,6 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checks import check_int
+from .mixup import MixupPlan, apply_mixup_plan
 
 __all__ = ['ProjectionHead']
 
@@ -35,6 +36,22 @@ class ProjectionHead(nn.Module):
             nn.Linear(in_channels, hidden_channels), nn.ReLU(inplace=True),
             nn.Linear(hidden_channels, out_channels))
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Map (N, D) features to (N, d) unit-norm embeddings."""
-        return F.normalize(self.layers(features), dim=1)
+    def forward(self,
+                features: torch.Tensor,
+                plan: Optional[MixupPlan] = None) -> torch.Tensor:
+        """Map (N, D) features to (N, d) unit-norm embeddings.
+
+        With ``plan``, ``features`` are the N originals of a
+        :func:`hard_pair_mixup` step and the result is the embeddings of
+        all its kN samples: the first (affine) layer runs on the originals
+        and its outputs are mixed with the plan's weights, which equals the
+        layer on the mixed samples (the weights sum to 1) at a k-th of the
+        cost of the widest layer.
+        """
+        if plan is None:
+            return F.normalize(self.layers(features), dim=1)
+        first, *rest = self.layers
+        hidden = apply_mixup_plan(first(features), plan)
+        for layer in rest:
+            hidden = layer(hidden)
+        return F.normalize(hidden, dim=1)

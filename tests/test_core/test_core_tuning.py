@@ -115,11 +115,12 @@ def test_step_reports_what_it_did():
     assert stats['classes'] == 3
     # the weights the mixup drew, from the same stream
     core.set_stream_state(state)
-    _, _, drawn = hard_pair_mixup(
+    _, _, plan = hard_pair_mixup(
         features,
         labels,
         generator=core.generators(features.device)[0],
-        return_lambdas=True)
+        return_plan=True)
+    drawn = plan.lambdas()
     assert stats['lambda_hn'] == pytest.approx(drawn['hn'].mean().item())
     assert stats['lambda_hp'] == pytest.approx(drawn['hp'].mean().item())
     assert 0.8 <= stats['lambda_hn'] <= 1 and 0.5 < stats['lambda_hp'] <= 1

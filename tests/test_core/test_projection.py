@@ -1,6 +1,7 @@
 """ProjectionHead: Linear -> ReLU -> Linear, then unit norm."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from coretune_mm.core import ProjectionHead
 
@@ -66,3 +67,67 @@ def test_int_check_names_the_option(value, minimum, message):
     with pytest.raises(ValueError, match=message):
         check_int('n', value, minimum)
     check_int('n', minimum, minimum)
+
+
+@pytest.mark.parametrize('kinds', [
+    dict(),
+    dict(hard_positives=False),
+    dict(hard_negatives=False),
+])
+def test_projector_on_the_originals_with_the_plan_equals_it_on_the_samples(
+        kinds):
+    """The first layer is affine and the mixing weights sum to 1, so it can
+    run on the originals and be mixed after: same embeddings, same
+    gradients for the features and every weight."""
+    from coretune_mm.core import ProjectionHead, hard_pair_mixup
+    torch.manual_seed(0)
+    features = torch.randn(12, 16, requires_grad=True)
+    labels = F.one_hot(torch.arange(12) % 4, 4).float()
+    samples, _, plan = hard_pair_mixup(
+        features,
+        labels,
+        generator=torch.Generator().manual_seed(1),
+        return_plan=True,
+        **kinds)
+    head = ProjectionHead(16, 32, 8)
+    direct = head(samples)
+    shortcut = head(features, plan=plan)
+    assert shortcut.shape == direct.shape == (samples.size(0), 8)
+    assert torch.allclose(shortcut, direct, atol=1e-6)
+    weights = torch.randn_like(direct)
+    grads = []
+    for out in (direct, shortcut):
+        params = [features] + list(head.parameters())
+        grads.append(
+            torch.autograd.grad(
+                (out * weights).sum(), params, retain_graph=True))
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_mixup_plan_describes_each_generated_row():
+    """Row by row: (1 - lam) x[first] + lam x[second], first None being the
+    anchor; the plan's weights are the ones logged."""
+    from coretune_mm.core import apply_mixup_plan, hard_pair_mixup
+    torch.manual_seed(0)
+    features = torch.randn(6, 3)
+    labels = F.one_hot(torch.tensor([0, 0, 1, 1, 2, 2]), 3).float()
+    samples, targets, plan = hard_pair_mixup(
+        features,
+        labels,
+        generator=torch.Generator().manual_seed(2),
+        return_plan=True)
+    assert set(plan.lambdas()) == {'hn', 'hp'}
+    row = 6
+    for first, second, lam in (plan.hn, plan.hp):
+        for i in range(6):
+            a = i if first is None else int(first[i])
+            w = float(lam[i])
+            for x, out in ((features, samples), (labels, targets)):
+                expected = [
+                    (1 - w) * x[a, c].item() + w * x[int(second[i]), c].item()
+                    for c in range(3)
+                ]
+                assert out[row].tolist() == pytest.approx(expected, abs=1e-6)
+            row += 1
+    assert torch.equal(apply_mixup_plan(features, plan), samples)
