@@ -16,6 +16,7 @@ _SLOW_SOURCE = ('Runner.from_cfg', 'run_tool', 'subprocess.',
 _SLOW_PATHS = ('tests/test_bad_input/',
                'tests/test_tools/test_distributed_runner.py',
                'tests/test_configs.py::test_config_builds',
+               'tests/test_configs.py::test_config_takes_a_training_step',
                'tests/test_configs.py::test_pairs_differ_only_in_the_head',
                'tests/test_configs.py::test_top_level_configs_are_in_folders',
                'tests/test_registry.py::test_inherited_by_prefix')

@@ -36,7 +36,9 @@ model = dict(
         type='VisionTransformerClsHead',
         num_classes=10,
         in_channels=384,
-        loss=dict(type='CrossEntropyLoss', use_soft=True),
+        # hard labels from the dataset; the Core-tuning head's fragment
+        # switches to soft targets (configs/_base_/coretune/cls_head.py)
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
         topk=(1, ),
         init_cfg=[
             dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
