@@ -32,9 +32,10 @@ def test_dry_run_runs_every_part(tmp_path):
         assert 'error' not in part, (name, part.get('traceback'))
     for task in ('cls', 'seg'):
         precision = parts['precision'][task]
-        assert set(precision['runs']) == {
-            'ce/float32', 'coretune/float32', 'coretune/float16',
-            'coretune/bfloat16'
+        assert set(precision['runs']) == {'ce/float32'} | {
+            f'{name}/{dtype}'
+            for name in ('coretune', 'fixed')
+            for dtype in ('float32', 'float16', 'bfloat16')
         }
         assert precision['passed'], precision['precisions']
         assert parts['overhead'][task]['step_time_ratio'] > 0

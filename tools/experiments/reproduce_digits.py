@@ -12,14 +12,17 @@
    shared by all variants), evaluated on 200 validation scenes (to choose
    on) and 1000 held-out test scenes (to report on); paired differences
    (variant minus CE, mean +/- standard error) of mIoU, FWIoU, MPA, aAcc
-   and background IoU, written to ``docs/seg_evidence.{md,json,png}``;
+   and background IoU, written to ``OUT_DIR/seg_evidence.{md,json,png}``;
 5. classification: mean +/- std of every metric, the feature-space ratio
    that ``FeatureSpaceHook`` logs at test time, tables, JSON and plots,
-   written to ``docs/reproduction*``.
+   written to ``OUT_DIR/reproduction*``.
+
+OUT_DIR (``--out-dir``) defaults to ``work_dirs/repro/report``; copying
+figures into ``docs/`` is a deliberate, separate step.
 
 One part at a time (``--tasks cls`` or ``--tasks seg``)::
 
-    .venv/bin/python tools/reproduce_digits.py --tasks seg --jobs 2
+    .venv/bin/python tools/experiments/reproduce_digits.py --tasks seg --jobs 2
 
 Finished runs are kept (``test.json`` / ``val.json`` in each work dir) and
 skipped when the script runs again.
@@ -31,15 +34,14 @@ import os
 import os.path as osp
 import shutil
 import statistics
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence
 
 from coretune_mm.datasets.demo_data import make_digits_folder, make_digits_voc
 from coretune_mm.evaluation.paired import paired_plot, paired_table
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from runner import REPO, evaluate, run, run_parallel, train_once
 
 DATA = 'data/repro/digits'
 SEG_DATA = 'data/repro/digit_scenes/VOC2012'
@@ -89,18 +91,6 @@ SEG_VARIANTS = {
 Results = Dict[str, List[Dict[str, float]]]
 
 
-def run(*cmd: str, threads: Optional[int] = None) -> None:
-    print('+', ' '.join(cmd), flush=True)
-    env = dict(os.environ)
-    if threads:
-        env['OMP_NUM_THREADS'] = str(threads)
-    subprocess.run([sys.executable, *cmd],
-                   check=True,
-                   cwd=REPO,
-                   env=env,
-                   stdout=subprocess.DEVNULL)
-
-
 def label_subset(src: str, dst: str, every: int) -> str:
     """Every ``every``-th training image of each class; the same val split."""
     for split in ('train', 'val'):
@@ -127,36 +117,37 @@ def pretrain(work_dir: str, epochs: int) -> str:
     return checkpoint
 
 
-def from_checkpoint(config: str, checkpoint: str, work_dir: str) -> str:
-    """A config inheriting ``config`` whose backbone starts from the
-    MMPretrain MoCo-v2 checkpoint (its backbone is under ``backbone.``)."""
-    os.makedirs(work_dir, exist_ok=True)
-    path = osp.join(work_dir, 'finetune_config.py')
-    with open(path, 'w') as f:
-        f.write(f"_base_ = '{osp.join(REPO, config)}'\n"
-                'model = dict(backbone=dict(init_cfg=dict(_delete_=True, '
-                f"type='Pretrained', checkpoint='{osp.join(REPO, checkpoint)}'"
-                ", prefix='backbone.')))\n")
-    return path
+def write_config(config: str, checkpoint: str, path: str,
+                 options: Sequence[str]) -> None:
+    """``config`` with its backbone starting from the MMPretrain MoCo-v2
+    checkpoint (backbone under ``backbone.``) and ``options`` (``key=value``,
+    as ``--cfg-options`` reads them) applied, written with MMEngine."""
+    from mmengine.config import Config, DictAction
+    cfg = Config.fromfile(osp.join(REPO, config))
+    cfg.model.backbone.init_cfg = dict(
+        type='Pretrained',
+        checkpoint=osp.join(REPO, checkpoint),
+        prefix='backbone.')
+    cfg.merge_from_dict({
+        key: DictAction._parse_iterable(value)
+        for key, value in (option.split('=', 1) for option in options)
+    })
+    cfg.dump(path)
 
 
-def finetune(config: str, checkpoint: str, work_dir: str,
-             options: Sequence[str]) -> Dict[str, float]:
+def finetune(config: str,
+             checkpoint: str,
+             work_dir: str,
+             options: Sequence[str],
+             threads: Optional[int] = None) -> Dict[str, float]:
     """Train ``config`` from ``checkpoint``, test the last checkpoint and
     return the test metrics, ``FeatureSpaceHook``'s ``feature_*`` included
     (cached in ``work_dir/test.json``)."""
-    out = osp.join(work_dir, 'test.json')
-    if not osp.isfile(out):
-        config = from_checkpoint(config, checkpoint, work_dir)
-        run('tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
-            *options)
-        with open(osp.join(work_dir, 'last_checkpoint')) as f:
-            last = f.read().strip()
-        run('tools/test.py', config, last, '--work-dir', work_dir,
-            '--out-item', 'metrics', '--out', out, '--cfg-options', *options)
-    with open(out) as f:
-        metrics = json.load(f)
-    return metrics
+    path = osp.join(work_dir, 'finetune_config.py')
+    train_once(work_dir, path,
+               lambda: write_config(config, checkpoint, path, options),
+               threads)
+    return evaluate(work_dir, dict(test=path), threads)['test']
 
 
 def finetune_seg(config: str,
@@ -167,41 +158,25 @@ def finetune_seg(config: str,
     """Train a segmentation config once (no validation during training),
     then evaluate the last checkpoint on each split of ``SEG_SPLITS``.
     Returns ``{split: metrics}``, cached in ``work_dir/<split>.json``."""
-    results = {}
-    config_path = osp.join(work_dir, 'finetune_config.py')
-    last_file = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(last_file):
-        config_path = from_checkpoint(config, checkpoint, work_dir)
-        run('tools/train.py',
-            config_path,
-            '--work-dir',
-            work_dir,
-            '--cfg-options',
-            *options,
-            'train_cfg.val_interval=100000',
-            threads=threads)
-    with open(last_file) as f:
-        last = f.read().strip()
-    for split, ann_file in SEG_SPLITS.items():
-        out = osp.join(work_dir, f'{split}.json')
-        if not osp.isfile(out):
-            run('tools/test.py',
-                config_path,
-                last,
-                '--work-dir',
-                work_dir,
-                '--out-item',
-                'metrics',
-                '--out',
-                out,
-                '--cfg-options',
-                *options,
-                f'test_dataloader.dataset.ann_file={ann_file}',
-                'test_evaluator.classwise=True',
-                threads=threads)
-        with open(out) as f:
-            results[split] = json.load(f)
-    return results
+    paths = {
+        split: osp.join(work_dir, f'{split}_config.py')
+        for split in ['train', *SEG_SPLITS]
+    }
+
+    def write():
+        write_config(config, checkpoint, paths['train'],
+                     list(options) + ['train_cfg.val_interval=100000'])
+        for split, ann_file in SEG_SPLITS.items():
+            write_config(
+                config, checkpoint, paths[split],
+                list(options) + [
+                    f'test_dataloader.dataset.ann_file={ann_file}',
+                    'test_evaluator.classwise=True'
+                ])
+
+    train_once(work_dir, paths['train'], write, threads)
+    return evaluate(work_dir, {split: paths[split]
+                               for split in SEG_SPLITS}, threads)
 
 
 def seg_evidence(checkpoint: str, work_dir: str, variants: Sequence[str],
@@ -215,19 +190,16 @@ def seg_evidence(checkpoint: str, work_dir: str, variants: Sequence[str],
     def one(task):
         name, seed = task
         method, extra = SEG_VARIANTS[name]
-        return task, finetune_seg(
+        metrics = finetune_seg(
             SEG_CONFIGS[method], checkpoint,
             osp.join(work_dir, 'seg', slug(name), f'seed{seed}'),
             [f'randomness.seed={seed}'] + list(extra), threads)
+        print(
+            f'{name}, seed {seed}: test mIoU {metrics["test"]["mIoU"]:.2f}',
+            flush=True)
+        return metrics
 
-    done = {}
-    with ThreadPoolExecutor(jobs) as pool:
-        for (name, seed), metrics in pool.map(one, tasks):
-            print(
-                f'{name}, seed {seed}: test mIoU '
-                f'{metrics["test"]["mIoU"]:.2f}',
-                flush=True)
-            done[name, seed] = metrics
+    done = run_parallel(tasks, one, jobs)
     return {
         name: {
             split: [done[name, seed][split] for seed in seeds]
@@ -340,9 +312,9 @@ def main() -> None:
         choices=list(SEG_VARIANTS),
         default=list(SEG_VARIANTS))
     parser.add_argument(
-        '--seg-report',
-        default='docs/seg_evidence',
-        help='prefix of the .md, .json and .png the segmentation part writes')
+        '--out-dir',
+        default='work_dirs/repro/report',
+        help='where the tables, JSON and figures go')
     parser.add_argument(
         '--jobs',
         type=int,
@@ -379,26 +351,26 @@ def main() -> None:
                     flush=True)
                 cls[name].append(metrics)
 
-    os.makedirs('docs', exist_ok=True)
+    os.makedirs(args.out_dir, exist_ok=True)
+    seg_report = osp.join(args.out_dir, 'seg_evidence')
     if 'seg' in args.tasks:
         make_digits_voc(SEG_DATA, **SEG_SCENES)
         seg = seg_evidence(checkpoint, args.work_dir, args.seg_variants,
                            args.seg_seeds, args.jobs)
-        with open(args.seg_report + '.json', 'w') as f:
+        with open(seg_report + '.json', 'w') as f:
             json.dump(seg, f, indent=2)
         metrics = SEG_METRICS
         text = '\n\n'.join(f'### {split} scenes\n\n' +
                            paired_table(seg, 'ce', split, metrics)
                            for split in SEG_SPLITS)
         print(text)
-        with open(args.seg_report + '.md', 'w') as f:
+        with open(seg_report + '.md', 'w') as f:
             f.write(text + '\n')
-        paired_plot(seg, 'ce', list(SEG_SPLITS), metrics,
-                    args.seg_report + '.png')
+        paired_plot(seg, 'ce', list(SEG_SPLITS), metrics, seg_report + '.png')
     if 'cls' not in args.tasks:
         return
 
-    plot(cls, 'docs/reproduction.png')
+    plot(cls, osp.join(args.out_dir, 'reproduction.png'))
     if cls:
         feature_figure(
             {
@@ -406,15 +378,15 @@ def main() -> None:
                 osp.join(args.work_dir, slug(f'{m}, 10% labels'),
                          f'seed{args.seeds[0]}')
                 for m in CLS_CONFIGS
-            }, 'docs/reproduction_features.png')
-    with open('docs/reproduction.json', 'w') as f:
+            }, osp.join(args.out_dir, 'reproduction_features.png'))
+    with open(osp.join(args.out_dir, 'reproduction.json'), 'w') as f:
         json.dump(dict(classification=cls), f, indent=2)
     tables = []
     if cls:
         tables.append(table(cls, CLS_METRICS))
     text = '\n\n'.join(tables)
     print(text)
-    with open('docs/reproduction_table.md', 'w') as f:
+    with open(osp.join(args.out_dir, 'reproduction_table.md'), 'w') as f:
         f.write(text + '\n')
 
 

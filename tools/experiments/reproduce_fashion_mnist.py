@@ -53,16 +53,15 @@ import json
 import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from runner import CONFIG_LOCK, REPO, evaluate, run, run_parallel, train_once
+
 SOURCE = '/usr/share/datasets/fashion-mnist'
 DATA = 'data/fashion_mnist'
 FILES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
@@ -123,10 +122,6 @@ QUICK = dict(
 # estimate printed before a run
 PRETRAIN_MINUTES_PER_EPOCH = 2.3
 FINETUNE_MINUTES = {'1%': 2.7, '10%': 20.0}  # 1 %: measured
-# MMEngine's config parser asks pkg_resources whether a `_base_` package is
-# installed, and pkg_resources is not thread-safe: the fine-tunes of
-# `--jobs N` write their configs one at a time (training runs in parallel).
-CONFIG_LOCK = threading.Lock()
 METRICS = ['accuracy/top1']
 
 # Segmentation on held-out scenes: training scenes from the training images,
@@ -161,18 +156,6 @@ SEG_VARIANTS = {
 }
 SEG_METRICS = ['mIoU', 'FWIoU', 'MPA', 'aAcc']
 SEG_MINUTES = 4.0
-
-
-def run(*cmd: str, threads: Optional[int] = None) -> None:
-    print('+', ' '.join(cmd), flush=True)
-    env = dict(os.environ)
-    if threads:
-        env['OMP_NUM_THREADS'] = str(threads)
-    subprocess.run([sys.executable, *cmd],
-                   check=True,
-                   cwd=REPO,
-                   env=env,
-                   stdout=subprocess.DEVNULL)
 
 
 def prepare_data(source: str, root: str) -> str:
@@ -412,59 +395,6 @@ def grad_ratios(work_dir: str) -> List[float]:
     return values
 
 
-def run_state(work_dir: str, config: str) -> str:
-    """``'new'`` (nothing written yet), ``'interrupted'`` (a checkpoint
-    short of the schedule's end: resume it) or ``'finished'``."""
-    from mmengine.config import Config
-    last_file = osp.join(work_dir, 'last_checkpoint')
-    if not (osp.isfile(last_file) and osp.isfile(config)):
-        return 'new'
-    with CONFIG_LOCK:
-        train_cfg = Config.fromfile(config).train_cfg
-    final = (f'epoch_{train_cfg.max_epochs}.pth' if 'max_epochs' in train_cfg
-             else f'iter_{train_cfg.max_iters}.pth')
-    with open(last_file) as f:
-        last = osp.basename(f.read().strip())
-    return 'finished' if last == final else 'interrupted'
-
-
-def train(config: str, work_dir: str, resume: bool,
-          threads: Optional[int]) -> None:
-    """``tools/train.py`` on ``config``; ``resume`` continues from the
-    run's last checkpoint (exactly: the random states are restored)."""
-    run('tools/train.py',
-        config,
-        '--work-dir',
-        work_dir,
-        *(['--resume'] if resume else []),
-        threads=threads)
-
-
-def evaluate(work_dir: str, configs: Dict[str, str],
-             threads: Optional[int]) -> Dict[str, Dict[str, float]]:
-    """Metrics of the run's last checkpoint with each split's config
-    (``{split: config}``), cached in ``work_dir/<split>.json``."""
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        last = f.read().strip()
-    results = {}
-    for split, config in configs.items():
-        out = osp.join(work_dir, f'{split}.json')
-        if not osp.isfile(out):
-            run('tools/test.py',
-                config,
-                last,
-                '--work-dir',
-                work_dir,
-                '--out-item',
-                'metrics',
-                '--out',
-                out,
-                threads=threads)
-        with open(out) as f:
-            results[split] = json.load(f)
-    return results
-
-
 def finetune(variant: str,
              checkpoint: str,
              work_dir: str,
@@ -478,13 +408,10 @@ def finetune(variant: str,
     logged, ``grad_ratio`` (first and mean of ``core_grad_ratio``)."""
     config = osp.join(work_dir, 'finetune_config.py')
     val_config = osp.join(work_dir, 'val_config.py')
-    state = run_state(work_dir, config)
-    if state == 'new':
-        shutil.rmtree(work_dir, ignore_errors=True)  # an attempt's leftovers
-        config, val_config = write_configs(work_dir, variant, checkpoint,
-                                           train_idx, val_idx, seed, epochs)
-    if state != 'finished':
-        train(config, work_dir, state == 'interrupted', threads)
+    train_once(
+        work_dir, config, lambda: write_configs(
+            work_dir, variant, checkpoint, train_idx, val_idx, seed, epochs),
+        threads)
     results = evaluate(work_dir, dict(val=val_config, test=config), threads)
     ratios = grad_ratios(work_dir)
     if ratios:
@@ -507,13 +434,9 @@ def finetune_seg(variant: str,
         split: osp.join(work_dir, f'{split}_config.py')
         for split in ('train', 'val', 'test')
     }
-    state = run_state(work_dir, configs['train'])
-    if state == 'new':
-        shutil.rmtree(work_dir, ignore_errors=True)  # an attempt's leftovers
-        with CONFIG_LOCK:
-            write_seg_configs(configs, variant, checkpoint, voc, seed, iters)
-    if state != 'finished':
-        train(configs['train'], work_dir, state == 'interrupted', threads)
+    train_once(
+        work_dir, configs['train'], lambda: write_seg_configs(
+            configs, variant, checkpoint, voc, seed, iters), threads)
     return evaluate(work_dir, dict(val=configs['val'], test=configs['test']),
                     threads)
 
@@ -634,20 +557,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.pretrain_epochs = Config.fromfile(
             osp.join(REPO, PRETRAIN_CONFIG)).train_cfg.max_epochs
     return args
-
-
-def run_parallel(tasks: list, fn, jobs: int) -> dict:
-    """``{task: fn(task)}``, ``jobs`` at a time. The first failure cancels
-    the tasks not yet started and is raised once the running ones end
-    (their results stay cached)."""
-    with ThreadPoolExecutor(jobs) as pool:
-        futures = {pool.submit(fn, task): task for task in tasks}
-        for future in as_completed(futures):
-            if future.exception() is not None:
-                for other in futures:
-                    other.cancel()
-                raise future.exception()
-        return {task: future.result() for future, task in futures.items()}
 
 
 def main(argv=None) -> None:
