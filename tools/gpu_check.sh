@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The device check on one GPU, also on a bare machine (its own Python and
 # torch, no host libraries, no network): precisions, resume, full-size
-# overhead pairs and the contrast's scaling (tools/device_check.py), one JSON
-# and a printed summary.
+# overhead pairs and the contrast's scaling
+# (tools/analysis_tools/device_check.py), one JSON and a printed summary.
 #
 #   bash tools/gpu_check.sh pack   # here, with network: fill .device/ (~6 MiB)
 #   bash tools/gpu_check.sh        # there, with .device/ beside the code
@@ -72,4 +72,4 @@ fi
 export CORETUNE_INSTALL_SECONDS=$(( $(date +%s) - start ))
 echo "host libraries ready in ${CORETUNE_INSTALL_SECONDS} s"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-"$PY" tools/device_check.py --out "$OUT/device_check.json" "$@"
+"$PY" tools/analysis_tools/device_check.py --out "$OUT/device_check.json" "$@"

@@ -1,11 +1,11 @@
 # Segmentation evidence on held-out scenes, CE baseline: DeepLab-V3 over the
-# backbone of the Fashion-MNIST MoCo-v2 pre-training (ResNet-18, CIFAR stem,
-# 16 base channels) on 64 x 64 grey scenes of Fashion-MNIST items (class
-# c + 1, background 0). tools/reproduce_fashion_mnist.py writes the scenes:
-# training scenes from the training images, validation and test scenes
-# from two disjoint halves of the 10,000 test images, so no test scene
-# reuses an image a training scene (or the pre-training) saw. It points the
-# backbone's init_cfg at the checkpoint.
+# backbone of the Fashion-MNIST MoCo-v2 pre-training (ResNet-18, CIFAR stem, 16
+# base channels) on 64 x 64 grey scenes of Fashion-MNIST items (class c + 1,
+# background 0). tools/experiments/reproduce_fashion_mnist.py writes the
+# scenes: training scenes from the training images, validation and test scenes
+# from two disjoint halves of the 10,000 test images, so no test scene reuses
+# an image a training scene (or the pre-training) saw. It points the backbone's
+# init_cfg at the checkpoint.
 _base_ = [
     '../reproduce/deeplabv3_r18_ce_digits-voc.py',
     '../_base_/models/resnet18-cifar-w16.py'

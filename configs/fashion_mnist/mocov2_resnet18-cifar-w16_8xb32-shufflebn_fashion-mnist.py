@@ -1,24 +1,21 @@
 # MoCo-v2 (MMPretrain's implementation) pre-training on the 60,000
-# Fashion-MNIST training images, labels unused, sized for a few CPU cores.
-# What differs from MMPretrain's ImageNet recipe, and why:
-# - backbone: ResNet-18 with the CIFAR stem (3x3 stride 1, no max-pool), so
-#   that 28 px images keep a 4 x 4 final map (the ImageNet stem leaves 1 x 1),
-#   at a quarter of the width (16 base channels): on 2 CPU cores it runs 3x
-#   faster than 32 channels (490 vs 166 images/s), so 45 epochs fit in about
-#   100 minutes;
-# - Shuffle-BN in one process: SplitBatchNorm2d normalises 8 sub-batches of
-#   32 separately (the "8xb32" in the name) and MoCo's in-batch shuffle gives
-#   the key encoder other sub-batches than the query encoder;
-# - key encoder EMA 0.99 (momentum=0.01): 0.999 leaves much of the key
-#   encoder at its random initialisation after a few thousand steps;
-# - queue of 8192 keys (14 % of the data: an image's previous key has left
-#   it before the image comes back), temperature 0.1, lr 0.06 at batch 256
-#   with a one-epoch linear warm-up and weight decay 5e-4 (the CIFAR recipe
-#   of MoCo's authors);
-# - views built in batches by MultiViewAugmentPreprocessor (crop area
-#   0.2-1, flip, brightness / contrast 0.4), not per image in workers.
-# tools/reproduce_fashion_mnist.py runs it (`pretrain` step) and caches the
-# checkpoints.
+# Fashion-MNIST training images, labels unused, sized for a few CPU cores. What
+# differs from MMPretrain's ImageNet recipe, and why: - backbone: ResNet-18
+# with the CIFAR stem (3x3 stride 1, no max-pool), so that 28 px images keep a
+# 4 x 4 final map (the ImageNet stem leaves 1 x 1), at a quarter of the width
+# (16 base channels): on 2 CPU cores it runs 3x faster than 32 channels (490 vs
+# 166 images/s), so 45 epochs fit in about 100 minutes; - Shuffle-BN in one
+# process: SplitBatchNorm2d normalises 8 sub-batches of 32 separately (the
+# "8xb32" in the name) and MoCo's in-batch shuffle gives the key encoder other
+# sub-batches than the query encoder; - key encoder EMA 0.99 (momentum=0.01):
+# 0.999 leaves much of the key encoder at its random initialisation after a few
+# thousand steps; - queue of 8192 keys (14 % of the data: an image's previous
+# key has left it before the image comes back), temperature 0.1, lr 0.06 at
+# batch 256 with a one-epoch linear warm-up and weight decay 5e-4 (the CIFAR
+# recipe of MoCo's authors); - views built in batches by
+# MultiViewAugmentPreprocessor (crop area 0.2-1, flip, brightness / contrast
+# 0.4), not per image in workers. tools/experiments/reproduce_fashion_mnist.py
+# runs it (`pretrain` step) and caches the checkpoints.
 _base_ = [
     'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py',
     '../_base_/models/resnet18-cifar-w16.py'

@@ -2,7 +2,7 @@
 # CIFAR-10 CE recipe with the backbone of the MoCo-v2 pre-training
 # (configs/fashion_mnist/mocov2_resnet18-cifar-w16_8xb32-shufflebn_*.py:
 # ResNet-18, CIFAR stem, 16 base channels) at the images' own 28 px.
-# tools/reproduce_fashion_mnist.py writes the data (from Debian's
+# tools/experiments/reproduce_fashion_mnist.py writes the data (from Debian's
 # dataset-fashion-mnist), pre-trains the checkpoint, picks the labelled
 # subset and the validation split (the datasets' `indices`) and points
 # init_cfg at the checkpoint. The test split is the 10,000 test images.

@@ -1,6 +1,6 @@
-# Segmentation part of the small reproduction (tools/reproduce_digits.py),
-# CE baseline: the segmentation demo's with the ResNet-18 of the MoCo-v2
-# digits checkpoint
+# Segmentation part of the small reproduction
+# (tools/experiments/reproduce_digits.py), CE baseline: the segmentation demo's
+# with the ResNet-18 of the MoCo-v2 digits checkpoint
 # (configs/reproduce/mocov2_resnet18_digits.py) on a larger generated
 # digit-scene set, with larger digits and thicker masks than the demo's (see
 # SEG_SCENES there). The script points the backbone's init_cfg at the

@@ -1,6 +1,6 @@
-# Segmentation part of the small reproduction (tools/reproduce_digits.py):
-# the CE baseline with pixel-level Core-tuning, its projector sized to the
-# 128-channel head.
+# Segmentation part of the small reproduction
+# (tools/experiments/reproduce_digits.py): the CE baseline with pixel-level
+# Core-tuning, its projector sized to the 128-channel head.
 _base_ = [
     './deeplabv3_r18_ce_digits-voc.py', '../_base_/coretune/decode_head.py'
 ]

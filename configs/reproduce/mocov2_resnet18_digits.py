@@ -1,6 +1,6 @@
 # MoCo-v2 (MMPretrain's own implementation) pre-training of a ResNet-18 on the
 # digits images, labels unused: the contrastive checkpoint of the small
-# reproduction (tools/reproduce_digits.py).
+# reproduction (tools/experiments/reproduce_digits.py).
 _base_ = 'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
 custom_imports = dict(imports=['coretune_mm'], allow_failed_imports=False)
 

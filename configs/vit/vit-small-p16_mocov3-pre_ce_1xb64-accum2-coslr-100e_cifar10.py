@@ -1,12 +1,12 @@
 # CE-tuning of a ViT-S/16 from MoCo v3 on CIFAR-10 (224 px), the pair of
-# ./vit-small-p16_mocov3-pre_coretune_*.py: MMPretrain's ViT fine-tuning
-# recipe (AdamW, layer-wise lr decay with LearningRateDecayOptimWrapper-
-# Constructor, no weight decay on norms, biases, cls token and position
-# embedding, 5 warm-up epochs, cosine), at a total batch of 128 (64 x 2
-# accumulation, lr 5e-4 x 128 / 256), without Mixup / CutMix so that the
-# CE baseline and Core-tuning differ only in the head.
-# The checkpoint: MoCo v3's ViT-S/16 in MMPretrain's key layout
-# (tools/convert_checkpoint.py turns the official release into it).
+# ./vit-small-p16_mocov3-pre_coretune_*.py: MMPretrain's ViT fine-tuning recipe
+# (AdamW, layer-wise lr decay with LearningRateDecayOptimWrapper- Constructor,
+# no weight decay on norms, biases, cls token and position embedding, 5 warm-up
+# epochs, cosine), at a total batch of 128 (64 x 2 accumulation, lr 5e-4 x 128
+# / 256), without Mixup / CutMix so that the CE baseline and Core-tuning differ
+# only in the head. The checkpoint: MoCo v3's ViT-S/16 in MMPretrain's key
+# layout (tools/model_converters/convert_checkpoint.py turns the official
+# release into it).
 _base_ = [
     '../_base_/datasets/cifar10_bs64_224.py',
     'mmpretrain::_base_/default_runtime.py',

@@ -198,8 +198,8 @@ def make_digits_voc(root: str,
     Every split draws from all 1797 digit images, so a validation or test
     scene may reuse an image a training scene used: the scenes suit demos
     and tests, not held-out evidence (see the Fashion-MNIST scenes of
-    ``tools/reproduce_fashion_mnist.py`` for that). The training and
-    validation scenes do not depend on ``num_test``.
+    ``tools/experiments/reproduce_fashion_mnist.py`` for that). The training
+    and validation scenes do not depend on ``num_test``.
 
     Args:
         root (str): Output folder (the ``VOC2012`` level).

@@ -133,7 +133,7 @@ def test_cli_writes_the_depth(tmp_path):
             f'module.encoder_q.{k}': v
             for k, v in state.items()
         }), src)
-    tool = osp.join(REPO, 'tools', 'convert_checkpoint.py')
+    tool = osp.join(REPO, 'tools', 'model_converters', 'convert_checkpoint.py')
     ok = subprocess.run(
         [sys.executable, tool,
          str(src), str(tmp_path / 'out.pth')],
@@ -167,7 +167,7 @@ def test_cli_refuses_a_truncated_file(tmp_path, backbone):
     torch.save(fake('moco_v1_v2', backbone), src)
     data = src.read_bytes()
     (tmp_path / 'cut.pth').write_bytes(data[:len(data) // 2])
-    tool = osp.join(REPO, 'tools', 'convert_checkpoint.py')
+    tool = osp.join(REPO, 'tools', 'model_converters', 'convert_checkpoint.py')
     ok = subprocess.run(
         [sys.executable, tool,
          str(src), str(tmp_path / 'out.pth')],

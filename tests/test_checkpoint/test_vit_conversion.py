@@ -165,7 +165,8 @@ def test_not_a_vit():
 def test_cli_converts_a_vit(tmp_path):
     import importlib.util
     spec = importlib.util.spec_from_file_location(
-        'convert_checkpoint', osp.join(REPO, 'tools', 'convert_checkpoint.py'))
+        'convert_checkpoint',
+        osp.join(REPO, 'tools', 'model_converters', 'convert_checkpoint.py'))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     src, dst = tmp_path / 'vit.pth.tar', tmp_path / 'vit.pth'

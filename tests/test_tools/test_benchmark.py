@@ -1,5 +1,6 @@
-"""Smoke tests of tools/benchmark.py and the launcher scripts (tiny cases):
-a renamed function or a wrong path cannot break a tool silently."""
+"""Smoke tests of tools/analysis_tools/benchmark.py and the launcher
+scripts (tiny cases): a renamed function or a wrong path cannot break a
+tool silently."""
 import importlib.util
 import json
 import os
@@ -16,7 +17,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def load_benchmark():
     spec = importlib.util.spec_from_file_location(
-        'benchmark', osp.join(REPO, 'tools', 'benchmark.py'))
+        'benchmark', osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

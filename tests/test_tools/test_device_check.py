@@ -1,5 +1,5 @@
-"""tools/device_check.py: its CPU dry run (what CI can run of the GPU
-check), the per-part time limit and the refusal without a GPU."""
+"""tools/analysis_tools/device_check.py: its CPU dry run (what CI can run of
+the GPU check), the per-part time limit and the refusal without a GPU."""
 import importlib.util
 import json
 import os.path as osp
@@ -15,7 +15,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def load_check():
     spec = importlib.util.spec_from_file_location(
-        'device_check', osp.join(REPO, 'tools', 'device_check.py'))
+        'device_check',
+        osp.join(REPO, 'tools', 'analysis_tools', 'device_check.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,4 +1,4 @@
-"""The reporting helpers of tools/reproduce_digits.py."""
+"""The reporting helpers of tools/experiments/reproduce_digits.py."""
 import importlib.util
 import os.path as osp
 import statistics
@@ -10,7 +10,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def load_script():
     spec = importlib.util.spec_from_file_location(
-        'reproduce_digits', osp.join(REPO, 'tools', 'reproduce_digits.py'))
+        'reproduce_digits',
+        osp.join(REPO, 'tools', 'experiments', 'reproduce_digits.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,10 +1,8 @@
 """Data preparation, splits and reporting of
-tools/reproduce_fashion_mnist.py."""
+tools/experiments/reproduce_fashion_mnist.py."""
 import gzip
 import importlib.util
-import os
 import os.path as osp
-import time
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 def load_script():
     spec = importlib.util.spec_from_file_location(
         'reproduce_fashion_mnist',
-        osp.join(REPO, 'tools', 'reproduce_fashion_mnist.py'))
+        osp.join(REPO, 'tools', 'experiments', 'reproduce_fashion_mnist.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -173,17 +171,21 @@ def test_plan_prints_the_design_and_runs_nothing(fake_source, tmp_path,
     ]
     script.main(common + ['--fractions', '1%', '--tasks', 'cls'])
     out = capsys.readouterr().out
-    # 2 pre-trainings x 45 epochs x 2.3 + 2 x 5 x 8 fine-tunes x 4.5 / 2
+    # 2 pre-trainings x 45 epochs + 2 x 5 x 8 fine-tunes on 2 jobs
     assert 'left: 2 pre-trainings, 80 fine-tunes' in out
-    assert f'about {2 * 45 * 2.3 + 80 * 4.5 / 2:.0f} minutes' in out
+    minutes = (2 * 45 * script.PRETRAIN_MINUTES_PER_EPOCH +
+               80 * script.FINETUNE_MINUTES['1%'] / 2)
+    assert f'about {minutes:.0f} minutes' in out
     # 10 %: the baselines and the eta sweep only
     script.main(common + ['--fractions', '10%', '--tasks', 'cls'])
     assert 'left: 2 pre-trainings, 50 fine-tunes' in capsys.readouterr().out
-    # segmentation: 2 x 5 x 6 runs of 4 minutes
+    # segmentation: 2 x 5 x 6 runs
     script.main(common + ['--tasks', 'seg'])
     out = capsys.readouterr().out
     assert 'left: 2 pre-trainings, 60 fine-tunes' in out
-    assert f'about {2 * 45 * 2.3 + 60 * 4.0 / 2:.0f} minutes' in out
+    minutes = (2 * 45 * script.PRETRAIN_MINUTES_PER_EPOCH +
+               60 * script.SEG_MINUTES / 2)
+    assert f'about {minutes:.0f} minutes' in out
     assert not work_dir.exists()
 
 
@@ -333,72 +335,3 @@ def test_parallel_fine_tunes_write_their_configs(tmp_path):
         folder = tmp_path / f'{rep}' / script.slug(variant)
         assert (folder / 'finetune_config.py').is_file()
         assert (folder / 'val_config.py').is_file()
-
-
-def test_parallel_runs_stop_at_the_first_failure():
-    script = load_script()
-    started = []
-
-    def fail_on_second(task):
-        started.append(task)
-        if task == 1:
-            raise RuntimeError('run 1 failed')
-        time.sleep(0.2)  # a run takes a while; the failure is seen first
-        return task
-
-    with pytest.raises(RuntimeError, match='run 1 failed'):
-        script.run_parallel(list(range(20)), fail_on_second, jobs=1)
-    # the worker may start one more task before the failure is seen
-    assert started[:2] == [0, 1] and len(started) <= 3
-
-
-@pytest.mark.parametrize('schedule, final', [('max_epochs=3', 'epoch_3.pth'),
-                                             ('max_iters=40', 'iter_40.pth')])
-def test_an_interrupted_run_is_resumed_not_evaluated(tmp_path, monkeypatch,
-                                                     schedule, final):
-    """A run counts as done only when its last checkpoint ends the
-    schedule; a run stopped earlier is resumed, not evaluated there."""
-    script = load_script()
-    config = tmp_path / 'train_config.py'
-    config.write_text(f'train_cfg = dict({schedule})\n')
-    assert script.run_state(str(tmp_path), str(config)) == 'new'
-    last = tmp_path / 'last_checkpoint'
-    last.write_text(str(tmp_path / 'epoch_2.pth'))
-    assert script.run_state(str(tmp_path), str(config)) == 'interrupted'
-    last.write_text(str(tmp_path / final))
-    assert script.run_state(str(tmp_path), str(config)) == 'finished'
-
-    commands = []
-    monkeypatch.setattr(
-        script, 'run', lambda *cmd, threads=None: commands.append(cmd))
-    script.train(str(config), str(tmp_path), True, 1)
-    script.train(str(config), str(tmp_path), False, 1)
-    assert commands == [
-        ('tools/train.py', str(config), '--work-dir', str(tmp_path),
-         '--resume'),
-        ('tools/train.py', str(config), '--work-dir', str(tmp_path)),
-    ]
-
-
-def test_a_new_run_starts_without_an_earlier_attempts_logs(
-        tmp_path, monkeypatch):
-    """An attempt stopped before its first checkpoint leaves logs whose
-    ``core_grad_ratio`` values must not join the new run's."""
-    script = load_script()
-    work_dir = tmp_path / 'run'
-    stale = work_dir / '20260101_000000' / 'vis_data'
-    stale.mkdir(parents=True)
-    (stale / 'scalars.json').write_text('{"core_grad_ratio": 9.0}\n')
-    assert script.grad_ratios(str(work_dir)) == [9.0]
-
-    def write_configs(folder, *args):
-        os.makedirs(folder, exist_ok=True)
-        return (osp.join(folder, 'finetune_config.py'),
-                osp.join(folder, 'val_config.py'))
-
-    monkeypatch.setattr(script, 'write_configs', write_configs)
-    monkeypatch.setattr(script, 'train', lambda *args: None)
-    monkeypatch.setattr(script, 'evaluate', lambda *args: {})
-    script.finetune('ce', 'x.pth', str(work_dir), [0], [1], 0, 1)
-    assert not stale.exists()
-    assert script.grad_ratios(str(work_dir)) == []

@@ -25,7 +25,7 @@ def test_stripped_checkpoint_loads_strictly_into_aspp_head(tmp_path):
     torch.save(dict(state_dict=state, meta=dict(iter=3)), src)
     subprocess.run([
         sys.executable,
-        osp.join(REPO, 'tools', 'strip_core_tuning.py'),
+        osp.join(REPO, 'tools', 'model_converters', 'strip_core_tuning.py'),
         str(src),
         str(dst)
     ],

@@ -79,9 +79,10 @@ def test_train_then_test(method, voc, tmp_path, run_tool, logged):
     # the offset probe: offset 0 reproduces the test metrics
     probe_out = str(tmp_path / 'probe.json')
     run_tool(
-        osp.join(REPO, 'tools', 'background_offset_probe.py'), config,
-        checkpoint, '--work-dir', str(tmp_path / 'probe'), '--offsets', '0',
-        '-50', '--out', probe_out, *options)
+        osp.join(REPO, 'tools', 'analysis_tools',
+                 'background_offset_probe.py'), config, checkpoint,
+        '--work-dir', str(tmp_path / 'probe'), '--offsets', '0', '-50',
+        '--out', probe_out, *options)
     with open(probe_out) as f:
         rows = json.load(f)
     for key in ('mIoU', 'FWIoU', 'MPA', 'aAcc'):

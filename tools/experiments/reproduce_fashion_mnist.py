@@ -40,12 +40,13 @@ the script runs again, so the design completes over several invocations.
 
 Full design (about 2 hours per pre-training, 4-5 minutes per fine-tune)::
 
-    .venv/bin/python tools/reproduce_fashion_mnist.py --jobs 2
+    .venv/bin/python tools/experiments/reproduce_fashion_mnist.py --jobs 2
 
 ``--quick`` (one short pre-training, 2 replicates, 1 %, CE and Core-tuning,
 no segmentation, under 45 minutes)::
 
-    .venv/bin/python tools/reproduce_fashion_mnist.py --quick --jobs 2
+    .venv/bin/python tools/experiments/reproduce_fashion_mnist.py --quick \
+        --jobs 2
 """
 import argparse
 import gzip

@@ -2,11 +2,12 @@
 
 :func:`core_tuning_head` turns a decode head class into its Core-tuning
 variant: :class:`PixelCoreTuningMixin` in front of it, the same weights and
-inference, the stock type recorded for ``tools/strip_core_tuning.py``. A
-head qualifies when its ``forward`` is ``cls_seg(_forward_feature(x))``,
-which holds for most of MMSegmentation's heads; for one whose ``forward``
-does everything, give the class a ``_forward_feature`` that stops before
-``cls_seg`` first (as :class:`SegformerHead` gets here).
+inference, the stock type recorded for
+``tools/model_converters/strip_core_tuning.py``. A head qualifies when
+its ``forward`` is ``cls_seg(_forward_feature(x))``, which holds for most
+of MMSegmentation's heads; for one whose ``forward`` does everything, give
+the class a ``_forward_feature`` that stops before ``cls_seg`` first (as
+:class:`SegformerHead` gets here).
 
 For a head of your own::
 

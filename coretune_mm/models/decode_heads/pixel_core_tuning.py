@@ -57,7 +57,8 @@ class PixelCoreTuningMixin:
     The segmentation default is contrast only (``mix_loss=False``):
     see ``docs/results.md`` for the paired-seed comparison that chose it.
     The projector is the only extra state; checkpoints load into the plain
-    head with ``tools/strip_core_tuning.py`` (or non-strictly).
+    head with ``tools/model_converters/strip_core_tuning.py`` (or
+    non-strictly).
 
     Args:
         contrast_weight (float): eta. 0 turns Core-tuning off (the plain

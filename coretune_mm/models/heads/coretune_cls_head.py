@@ -235,7 +235,8 @@ class CoreTuneClsHead(ClsCoreTuningMixin, LinearClsHead):
         **kwargs: The options of :class:`ClsCoreTuningMixin` and of
             :class:`ClsHead` (``topk``, ``cal_acc``, ``loss``).
     """
-    # the head a stripped checkpoint loads into (tools/strip_core_tuning.py)
+    # the head a stripped checkpoint loads into
+    # (tools/model_converters/strip_core_tuning.py)
     stock_type = 'LinearClsHead'
 
     def __init__(self,

@@ -7,8 +7,8 @@ whole result is one JSON file and a printed summary (the GPU rows of
 lacks and calls this script; ``--dry-run`` runs the same parts on the CPU at
 tiny sizes (CI runs it, so the check cannot rot)::
 
-    python tools/device_check.py --out work_dirs/device_check.json
-    python tools/device_check.py --dry-run --out /tmp/device_check.json
+    python tools/analysis_tools/device_check.py --out check.json
+    python tools/analysis_tools/device_check.py --dry-run --out check.json
 
 Parts:
     precision: the Core-tuning classifier (ResNet-50) and segmenter
@@ -23,9 +23,11 @@ Parts:
     resume: the digits demo classifier through MMEngine's Runner, stopped
         after one epoch and resumed on the device (the checkpoint is loaded
         onto it), against the uninterrupted run.
-    overhead: ``tools/benchmark.py pair`` at full size (ResNet-50 224 px batch
-        64, DeepLab-V3 512 px batch 4): step-time and peak-memory ratios.
-    scaling: ``tools/benchmark.py scaling``, the contrast's cost in M.
+    overhead: ``tools/analysis_tools/benchmark.py pair`` at full size
+        (ResNet-50 224 px batch 64, DeepLab-V3 512 px batch 4): step-time
+        and peak-memory ratios.
+    scaling: ``tools/analysis_tools/benchmark.py scaling``, the contrast's
+        cost in M.
 """
 import argparse
 import copy
@@ -46,7 +48,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS = 'configs/resnet50_mocov2-pre_{}_1xb64-accum4-coslr-100e_cifar10.py'
 SEG = 'configs/deeplabv3_r50_{}_voc.py'
 DEMO = 'configs/demo/resnet18_coretune_digits-folder.py'
@@ -67,7 +69,7 @@ DRY = dict(
 
 def load_benchmark():
     spec = importlib.util.spec_from_file_location(
-        'benchmark', osp.join(REPO, 'tools', 'benchmark.py'))
+        'benchmark', osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -8,7 +8,7 @@ the timing and running each model in its own process for its peak memory
 memory and the Core/CE ratios as a table and as JSON::
 
     C=configs/resnet50_mocov2-pre
-    python tools/benchmark.py pair \
+    python tools/analysis_tools/benchmark.py pair \
         ${C}_ce_1xb64-accum4-coslr-100e_cifar10.py \
         ${C}_coretune_1xb64-accum4-coslr-100e_cifar10.py \
         --device cuda --batch 64 --size 224
@@ -17,7 +17,7 @@ Scaling mode times hardness-directed mixup + focal contrastive loss
 (forward + backward) for M samples, vectorised and with a naive per-anchor
 loop, to show the O(M^2) growth that the pixel budget bounds::
 
-    python tools/benchmark.py scaling --device cuda
+    python tools/analysis_tools/benchmark.py scaling --device cuda
 """
 import argparse
 import json
@@ -31,7 +31,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _sync(device: str) -> None:

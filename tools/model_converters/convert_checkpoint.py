@@ -21,8 +21,9 @@ release's).
 
 Example::
 
-    python tools/convert_checkpoint.py swav_800ep_pretrain.pth.tar swav.pth
-    python tools/convert_checkpoint.py vit-s-300ep.pth.tar \
+    python tools/model_converters/convert_checkpoint.py \
+        swav_800ep_pretrain.pth.tar swav.pth
+    python tools/model_converters/convert_checkpoint.py vit-s-300ep.pth.tar \
         checkpoints/mocov3_vit-small-p16_mmpretrain.pth
     python tools/train.py configs/deeplabv3_r50_coretune_voc.py \
         --cfg-options model.backbone.init_cfg.checkpoint=swav.pth

@@ -8,7 +8,8 @@ stock head's model (``LinearClsHead``, ``ASPPHead``,
 
 Example::
 
-    python tools/strip_core_tuning.py work_dirs/x/iter_20000.pth deploy.pth
+    python tools/model_converters/strip_core_tuning.py \
+        work_dirs/x/iter_20000.pth deploy.pth
 """
 import argparse
 import os.path as osp

@@ -8,7 +8,7 @@ their features or classifier separate the classes differently.
 
 Example::
 
-    python tools/background_offset_probe.py CONFIG CHECKPOINT \\
+    python tools/analysis_tools/background_offset_probe.py CONFIG CHECKPOINT \\
         --offsets -2 -1 -0.5 0 0.5 1 --out probe.json
 """
 import argparse

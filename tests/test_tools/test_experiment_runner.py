@@ -1,0 +1,98 @@
+"""tools/experiments/runner.py: parallel runs, their states and resuming."""
+import importlib.util
+import os.path as osp
+import time
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_runner():
+    spec = importlib.util.spec_from_file_location(
+        'runner', osp.join(REPO, 'tools', 'experiments', 'runner.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_parallel_runs_stop_at_the_first_failure():
+    runner = load_runner()
+    started = []
+
+    def fail_on_second(task):
+        started.append(task)
+        if task == 1:
+            raise RuntimeError('run 1 failed')
+        time.sleep(0.2)  # a run takes a while; the failure is seen first
+        return task
+
+    with pytest.raises(RuntimeError, match='run 1 failed'):
+        runner.run_parallel(list(range(20)), fail_on_second, jobs=1)
+    # the worker may start one more task before the failure is seen
+    assert started[:2] == [0, 1] and len(started) <= 3
+    assert runner.run_parallel([3, 1, 2], lambda t: t * 10, jobs=2) == {
+        3: 30,
+        1: 10,
+        2: 20
+    }
+
+
+@pytest.mark.parametrize('schedule, final', [('max_epochs=3', 'epoch_3.pth'),
+                                             ('max_iters=40', 'iter_40.pth')])
+def test_an_interrupted_run_is_resumed_not_evaluated(tmp_path, monkeypatch,
+                                                     schedule, final):
+    """A run counts as done only when its last checkpoint ends the
+    schedule; a run stopped earlier is resumed, not evaluated there."""
+    runner = load_runner()
+    config = tmp_path / 'train_config.py'
+    config.write_text(f'train_cfg = dict({schedule})\n')
+    assert runner.run_state(str(tmp_path), str(config)) == 'new'
+    last = tmp_path / 'last_checkpoint'
+    last.write_text(str(tmp_path / 'epoch_2.pth'))
+    assert runner.run_state(str(tmp_path), str(config)) == 'interrupted'
+    last.write_text(str(tmp_path / final))
+    assert runner.run_state(str(tmp_path), str(config)) == 'finished'
+
+    commands = []
+    monkeypatch.setattr(
+        runner, 'run', lambda *cmd, threads=None: commands.append(cmd))
+    runner.train(str(config), str(tmp_path), True, 1)
+    runner.train(str(config), str(tmp_path), False, 1)
+    assert commands == [
+        ('tools/train.py', str(config), '--work-dir', str(tmp_path),
+         '--resume'),
+        ('tools/train.py', str(config), '--work-dir', str(tmp_path)),
+    ]
+
+
+def test_train_once_by_state(tmp_path, monkeypatch):
+    """New: the folder is cleared of an earlier attempt's logs (whose
+    logged values must not join the new run's), the configs written, then
+    trained; interrupted: resumed without rewriting; finished: left."""
+    runner = load_runner()
+    work_dir = tmp_path / 'run'
+    stale = work_dir / '20260101_000000' / 'vis_data'
+    stale.mkdir(parents=True)
+    (stale / 'scalars.json').write_text('{"core_grad_ratio": 9.0}\n')
+    config = work_dir / 'train_config.py'
+    trained, written = [], []
+
+    def write():
+        # the parser is not thread-safe: writing happens under the lock,
+        # which the same thread may take again
+        with runner.CONFIG_LOCK:
+            config.write_text('train_cfg = dict(max_epochs=2)\n')
+        written.append(True)
+
+    monkeypatch.setattr(
+        runner, 'train',
+        lambda cfg, wd, resume, threads: trained.append(resume))
+    runner.train_once(str(work_dir), str(config), write, 1)
+    assert not stale.exists() and written == [True] and trained == [False]
+    (work_dir / 'last_checkpoint').write_text('epoch_1.pth')
+    runner.train_once(str(work_dir), str(config), write, 1)
+    assert written == [True] and trained == [False, True]
+    (work_dir / 'last_checkpoint').write_text('epoch_2.pth')
+    runner.train_once(str(work_dir), str(config), write, 1)
+    assert trained == [False, True]
