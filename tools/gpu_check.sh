@@ -72,4 +72,8 @@ fi
 export CORETUNE_INSTALL_SECONDS=$(( $(date +%s) - start ))
 echo "host libraries ready in ${CORETUNE_INSTALL_SECONDS} s"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-"$PY" tools/analysis_tools/device_check.py --out "$OUT/device_check.json" "$@"
+# what is left of BUDGET (seconds for the whole command, default 540: a
+# 10-minute device call with room to copy the results back)
+left=$(( ${BUDGET:-540} - CORETUNE_INSTALL_SECONDS ))
+"$PY" tools/analysis_tools/device_check.py --out "$OUT/device_check.json" \
+  --budget "$left" "$@"

@@ -82,3 +82,24 @@ def test_gpu_check_script_stops_without_a_gpu():
                           env=dict(PATH='/usr/bin:/bin', PY=sys.executable))
     assert done.returncode != 0
     assert 'no CUDA device' in done.stderr
+
+
+def test_budget_caps_the_parts_and_skips_what_does_not_fit(
+        tmp_path, monkeypatch):
+    check = load_check()
+    ran = []
+    for part in check.PARTS:
+        monkeypatch.setitem(
+            check.CHECKS,
+            part,
+            lambda device, sizes, part=part: ran.append(part) or dict(rows=[]))
+    report = check.main(
+        ['--dry-run', '--budget', '0', '--out',
+         str(tmp_path / 'check.json')])
+    assert ran == []
+    assert all(part['error'].startswith('skipped')
+               for part in report['parts'].values())
+    report = check.main(
+        ['--dry-run', '--budget', '60', '--out',
+         str(tmp_path / 'check.json')])
+    assert ran == list(check.PARTS)

@@ -61,7 +61,7 @@ FULL = dict(
     precision=dict(cls=(32, 128), seg=(4, 256), steps=5),
     overhead=dict(cls=(64, 224), seg=(4, 512), steps=20, warmup=5),
     scaling=dict(sizes=[256, 512, 1024, 2048, 4096, 8192], naive_max=2048),
-    limits=dict(precision=180, resume=120, overhead=300, scaling=120))
+    limits=dict(precision=120, resume=90, overhead=240, scaling=90))
 DRY = dict(
     precision=dict(cls=(4, 32), seg=(2, 64), steps=2),
     overhead=dict(cls=(4, 32), seg=(2, 64), steps=2, warmup=1),
@@ -354,42 +354,51 @@ def environment(device: str) -> dict:
     return env
 
 
+def _part_lines(part: str, result: dict) -> List[str]:
+    """The summary lines of one finished part."""
+    lines = []
+    if part == 'precision':
+        for task, r in result.items():
+            if not isinstance(r, dict) or 'precisions' not in r:
+                continue
+            diffs = ', '.join(f'{d} {c["relative_difference"]:.2e}'
+                              for d, c in r['precisions'].items())
+            syncs = {k: v['syncs'][-1] for k, v in r['runs'].items()}
+            lines.append(f'precision {task}: passed={r["passed"]}, '
+                         f'first-step loss vs fp32: {diffs}; '
+                         f'syncs in the last step: {syncs}')
+    elif part == 'resume':
+        lines.append(f'resume on {result["device"]}: '
+                     f'passed={result["passed"]}, max weight difference '
+                     f'{result["max_weight_difference"]:.2e}')
+    elif part == 'overhead':
+        for task, r in result.items():
+            if isinstance(r, dict) and 'step_time_ratio' in r:
+                lines.append(
+                    f'overhead {task} (batch {r["batch"]}, {r["size"]} '
+                    f'px): step time x{r["step_time_ratio"]:.3f}, peak '
+                    f'memory x{r["peak_memory_ratio"]:.3f}')
+    elif part == 'scaling':
+        rows = ', '.join(f'M={r["M"]}: {r["vectorised_ms"]:.2f} ms'
+                         for r in result['rows'])
+        lines.append(f'scaling: {rows}')
+    return lines
+
+
 def summary(report: dict) -> List[str]:
+    env = report['environment']
     lines = [
-        f"{report['environment']['device_name']}: torch "
-        f"{report['environment']['torch']}, mmcv "
-        f"{report['environment'].get('mmcv')}"
+        f"{env['device_name']}: torch {env['torch']}, mmcv {env.get('mmcv')}"
     ]
     for part, result in report['parts'].items():
         if 'error' in result:
             lines.append(f'{part}: FAILED after {result["seconds"]:.0f} s: '
                          f'{result["error"]}')
             continue
-        if part == 'precision':
-            for task, r in result.items():
-                if not isinstance(r, dict) or 'precisions' not in r:
-                    continue
-                diffs = ', '.join(f'{d} {c["relative_difference"]:.2e}'
-                                  for d, c in r['precisions'].items())
-                syncs = {k: v['syncs'][-1] for k, v in r['runs'].items()}
-                lines.append(f'precision {task}: passed={r["passed"]}, '
-                             f'first-step loss vs fp32: {diffs}; '
-                             f'syncs in the last step: {syncs}')
-        elif part == 'resume':
-            lines.append(f'resume on {result["device"]}: '
-                         f'passed={result["passed"]}, max weight difference '
-                         f'{result["max_weight_difference"]:.2e}')
-        elif part == 'overhead':
-            for task, r in result.items():
-                if isinstance(r, dict) and 'step_time_ratio' in r:
-                    lines.append(
-                        f'overhead {task} (batch {r["batch"]}, {r["size"]} '
-                        f'px): step time x{r["step_time_ratio"]:.3f}, peak '
-                        f'memory x{r["peak_memory_ratio"]:.3f}')
-        elif part == 'scaling':
-            rows = ', '.join(f'M={r["M"]}: {r["vectorised_ms"]:.2f} ms'
-                             for r in result['rows'])
-            lines.append(f'scaling: {rows}')
+        try:
+            lines += _part_lines(part, result)
+        except (KeyError, TypeError) as error:  # the JSON holds it all
+            lines.append(f'{part}: done; no summary ({error!r}), see JSON')
     return lines
 
 
@@ -409,7 +418,13 @@ def main(argv=None) -> dict:
         type=float,
         default=1.0,
         help='multiply every part\'s time limit')
+    parser.add_argument(
+        '--budget',
+        type=float,
+        help='seconds for the whole check: a part gets at most what is left '
+        '(its JSON is written after each part, so a kill loses one part)')
     args = parser.parse_args(argv)
+    deadline = None if args.budget is None else time.time() + args.budget
     if args.dry_run:
         device, plan = 'cpu', DRY
     else:
@@ -420,8 +435,14 @@ def main(argv=None) -> dict:
     sys.path.insert(0, REPO)
     report = dict(environment=environment(device), parts={})
     for part in args.parts:
-        limit = max(1, int(plan['limits'][part] * args.time_scale))
+        limit = int(plan['limits'][part] * args.time_scale)
+        if deadline is not None:
+            limit = min(limit, int(deadline - time.time()))
         start = time.time()
+        if limit < 1:
+            report['parts'][part] = dict(
+                error='skipped: no time left in --budget', seconds=0.0)
+            continue
         try:
             with time_limit(limit):
                 result = CHECKS[part](device, plan.get(part, {}))
