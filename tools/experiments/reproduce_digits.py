@@ -38,9 +38,9 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 from coretune_mm.datasets.demo_data import make_digits_folder, make_digits_voc
-from coretune_mm.evaluation.paired import paired_plot, paired_table
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from paired import paired_plot, paired_table
 from runner import REPO, evaluate, run, run_parallel, train_once
 
 DATA = 'data/repro/digits'

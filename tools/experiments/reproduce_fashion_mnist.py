@@ -61,6 +61,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from paired import paired_plot, paired_table
 from runner import CONFIG_LOCK, REPO, evaluate, run, run_parallel, train_once
 
 SOURCE = '/usr/share/datasets/fashion-mnist'
@@ -705,7 +706,6 @@ def write_seg_report(report: dict, out_dir: str) -> None:
     """``fashion_mnist_scenes.{md,json,png}`` in ``out_dir``: every pixel
     variant against CE, same pre-training and replicate; the variant with
     the best mean validation mIoU is named as the one to choose."""
-    from coretune_mm.evaluation import paired_plot, paired_table
     os.makedirs(out_dir, exist_ok=True)
     with open(osp.join(out_dir, 'fashion_mnist_scenes.json'), 'w') as f:
         json.dump(report, f, indent=2)
@@ -747,7 +747,6 @@ def write_report(report: dict, out_dir: str) -> None:
     """``fashion_mnist.{md,json}`` and a plot per fraction in ``out_dir``:
     every variant against CE and against feature mixup, and the ablations
     against the chosen Core-tuning, same pre-training and replicate."""
-    from coretune_mm.evaluation import paired_plot, paired_table
     os.makedirs(out_dir, exist_ok=True)
     with open(osp.join(out_dir, 'fashion_mnist.json'), 'w') as f:
         json.dump(report, f, indent=2)

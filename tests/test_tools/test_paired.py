@@ -1,8 +1,18 @@
+"""tools/experiments/paired.py: paired differences and their reports."""
+import importlib.util
+import os.path as osp
 import statistics
 
 import pytest
 
-from coretune_mm.evaluation import paired_difference
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+_spec = importlib.util.spec_from_file_location(
+    'paired', osp.join(REPO, 'tools', 'experiments', 'paired.py'))
+paired = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(paired)
+paired_difference = paired.paired_difference
+grouped_difference = paired.grouped_difference
+paired_plot, paired_table = paired.paired_plot, paired.paired_table
 
 
 def test_against_statistics_module():
@@ -25,7 +35,6 @@ def test_one_seed_and_bad_input():
 def test_grouped_difference_counts_groups():
     """Within each group, the paired difference; over groups, the mean and
     standard error of the groups' means (checked against statistics)."""
-    from coretune_mm.evaluation import grouped_difference
     base = [90.0, 91.5, 89.0, 92.0, 90.5, 88.0]
     variant = [91.0, 91.0, 90.5, 93.5, 92.0, 91.0]
     groups = ['a', 'a', 'b', 'b', 'c', 'c']
@@ -48,7 +57,6 @@ def test_grouped_se_never_below_the_within_group_noise():
     """Close group means, noisy pairs: the standard error is the truncated
     random-effects one, sqrt(max(MS_between, MS_within) / N) for a
     balanced design (one-way ANOVA mean squares, computed here directly)."""
-    from coretune_mm.evaluation import grouped_difference
     diffs = {
         'a': [1.0, -1.0, 2.0],
         'b': [0.0, 1.0, 0.5],
@@ -72,7 +80,6 @@ def test_grouped_se_never_below_the_within_group_noise():
 
 
 def test_table_and_plot_with_groups(tmp_path):
-    from coretune_mm.evaluation import paired_plot, paired_table
     results = {
         'ce': {
             'test': [{
