@@ -46,7 +46,7 @@ setup(
     package_data={
         'coretune_mm': [
             '.mim/model-index.yml', '.mim/configs/**/*.py',
-            '.mim/configs/**/*.yml', '.mim/tools/*.py', '.mim/tools/*.sh'
+            '.mim/configs/**/*.yml', '.mim/tools/**/*.py', '.mim/tools/*.sh'
         ]
     },
     python_requires='>=3.9',

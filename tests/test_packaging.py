@@ -87,7 +87,9 @@ def test_wheel_carries_the_configs_for_the_prefix(tmp_path):
     shipped = site / 'coretune_mm' / '.mim' / 'configs' / 'deeplabv3' / \
         'deeplabv3_r50_coretune_voc.py'
     assert shipped.is_file() and not shipped.is_symlink()
-    assert (site / 'coretune_mm' / '.mim' / 'tools' / 'train.py').is_file()
+    tools = site / 'coretune_mm' / '.mim' / 'tools'
+    assert (tools / 'train.py').is_file()
+    assert (tools / 'model_converters' / 'strip_core_tuning.py').is_file()
     user = tmp_path / 'project'
     user.mkdir()
     (user / 'my_config.py').write_text(

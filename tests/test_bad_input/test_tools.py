@@ -106,7 +106,7 @@ def test_test_refuses_test_time_augmentation_it_cannot_run(
 def test_convert_refuses_what_it_cannot_convert(tmp_path, outputs,
                                                 not_a_checkpoint,
                                                 truncated_checkpoint):
-    convert = tool('convert_checkpoint.py')
+    convert = tool('model_converters/convert_checkpoint.py')
     dst = str(outputs / 'out.pth')
     refused([convert, str(tmp_path / 'absent.pth'), dst],
             'src: no such file',
@@ -141,7 +141,7 @@ def test_convert_refuses_what_it_cannot_convert(tmp_path, outputs,
 def test_strip_refuses_what_it_cannot_strip(tmp_path, outputs,
                                             not_a_checkpoint,
                                             truncated_checkpoint):
-    strip = tool('strip_core_tuning.py')
+    strip = tool('model_converters/strip_core_tuning.py')
     dst = str(outputs / 'out.pth')
     refused([strip, str(tmp_path / 'absent.pth'), dst],
             'src: no such file',
