@@ -33,9 +33,9 @@ def test_dry_run_runs_every_part(tmp_path):
         assert 'error' not in part, (name, part.get('traceback'))
     for task in ('cls', 'seg'):
         precision = parts['precision'][task]
-        assert set(precision['runs']) == {'ce/float32'} | {
+        assert set(precision['runs']) == {
             f'{name}/{dtype}'
-            for name in ('coretune', 'fixed')
+            for name in ('ce', 'coretune', 'fixed')
             for dtype in ('float32', 'float16', 'bfloat16')
         }
         assert precision['passed'], precision['precisions']
