@@ -1,5 +1,7 @@
 """Argument checks shared by the core and the heads: each error names the
 option and what was expected."""
+import numbers
+
 __all__ = ['check_bools', 'check_non_negative', 'check_int']
 
 
@@ -11,11 +13,11 @@ def check_bools(**options) -> None:
 
 
 def check_non_negative(**options) -> None:
-    """Raise ValueError unless every option is a number >= 0 (NaN fails)."""
+    """Raise ValueError unless every option is a real number >= 0 (NumPy
+    scalars included; NaN and bools fail)."""
     for name, value in options.items():
-        if isinstance(value,
-                      bool) or not isinstance(value,
-                                              (int, float)) or not value >= 0:
+        real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if not (real and value >= 0):
             raise ValueError(f'{name} must be >= 0, got {value!r}')
 
 

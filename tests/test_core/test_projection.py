@@ -54,7 +54,8 @@ def test_shared_checks_name_the_option(check, kwargs, message):
     with pytest.raises(ValueError, match=message):
         getattr(core, check)(**kwargs)
     core.check_bools(flag=True)
-    core.check_non_negative(weight=0, other=2.5)
+    import numpy as np
+    core.check_non_negative(weight=0, other=2.5, third=np.float32(0.1))
 
 
 @pytest.mark.parametrize('value, minimum, message', [
