@@ -151,15 +151,23 @@ def training_losses(model, scope: str) -> dict:
     return model(torch.randn(2, 3, size, size), samples, mode='loss')
 
 
+# the MoCo-v2 pre-training configs (their steps run in the reproduction
+# tools' tests) are not fine-tuning configs
+FINETUNE_CONFIGS = [
+    p for p in CONFIGS if not osp.basename(p).startswith('mocov2_')
+]
+
+
 @pytest.mark.parametrize(
-    'path', CONFIGS, ids=[osp.relpath(p, REPO) for p in CONFIGS])
+    'path',
+    FINETUNE_CONFIGS,
+    ids=[osp.relpath(p, REPO) for p in FINETUNE_CONFIGS])
 def test_config_takes_a_training_step(path):
     """Each fine-tuning config's model computes finite losses from the hard
     labels its dataset gives (a CE baseline too, not only its pair)."""
     import math
     cfg = Config.fromfile(path)
-    if cfg.model.type not in ('ImageClassifier', 'EncoderDecoder'):
-        pytest.skip('a pre-training config')
+    assert cfg.model.type in ('ImageClassifier', 'EncoderDecoder'), path
     model = build_model(cfg).train()
     losses = training_losses(model, cfg.default_scope)
     total = sum(v for k, v in losses.items() if 'loss' in k)
