@@ -1,7 +1,5 @@
-# CE baseline for DeepLab-V3+: the DeepLab-V3 VOC set-up with MMSegmentation's
-# DepthwiseSeparableASPPHead.
-_base_ = './deeplabv3_r50_ce_voc.py'
-
-model = dict(
-    decode_head=dict(
-        type='DepthwiseSeparableASPPHead', c1_in_channels=256, c1_channels=48))
+# The short name of a config in its model folder, kept as an entry
+# point:
+# deeplabv3plus/deeplabv3plus_r50-d8_mocov2-pre_ce_4xb4-20k_voc12aug-512x512.py
+_base_ = ('./deeplabv3plus/deeplabv3plus_r50-d8_mocov2-pre_ce_4xb4-20k_'
+          'voc12aug-512x512.py')

@@ -1,7 +1,5 @@
-# Core-tuning for DeepLab-V3+.
-_base_ = ['./deeplabv3plus_r50_ce_voc.py', './_base_/coretune/decode_head.py']
-
-model = dict(
-    decode_head=dict(
-        _base_.coretune_decode_head,
-        type='CoreTuneDepthwiseSeparableASPPHead'))
+# The short name of a config in its model folder, kept as an entry
+# point:
+# deeplabv3plus/deeplabv3plus_r50-d8_mocov2-pre_coretune_4xb4-20k_voc12aug-512x512.py
+_base_ = ('./deeplabv3plus/deeplabv3plus_r50-d8_mocov2-pre_coretune_'
+          '4xb4-20k_voc12aug-512x512.py')

@@ -1,9 +1,3 @@
-# CE-tuning baseline: ResNet-50 fine-tuned from MoCo-v2 on cifar10.
-_base_ = [
-    './_base_/models/resnet50_mocov2-pre.py',
-    './_base_/datasets/cifar10_bs64_224.py',
-    './_base_/schedules/sgd-nesterov_coslr-100e_accum4.py',
-    './_base_/default_runtime.py',
-]
-
-model = dict(head=dict(num_classes=10))
+# The short name of a config in its model folder, kept as an entry
+# point: resnet/resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_cifar10.py
+_base_ = './resnet/resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_cifar10.py'

@@ -1,7 +1,5 @@
-# Core-tuning: the CE config with Core-tuning's head.
-_base_ = [
-    './resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_cifar10.py',
-    './_base_/coretune/cls_head.py'
-]
-
-model = dict(head=_base_.coretune_cls_head)
+# The short name of a config in its model folder, kept as an entry
+# point:
+# resnet/resnet50_mocov2-pre_coretune_1xb64-accum4-coslr-100e_cifar10.py
+_base_ = ('./resnet/resnet50_mocov2-pre_coretune_1xb64-accum4-coslr-100e_'
+          'cifar10.py')

@@ -1,4 +1,5 @@
 """Every shipped config parses and its model builds from the registry."""
+import ast
 import glob
 import os.path as osp
 
@@ -7,13 +8,13 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# the top-level configs again, one folder down, for `coretune_mm::FOLDER/...`
-FOLDERS = ('deeplabv3', 'deeplabv3plus', 'resnet')
+# the configs, each in the folder of its model or experiment; the top-level
+# files are short names for some of them (entry points)
 CONFIGS = sorted(
     p for p in glob.glob(
-        osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
-    if '_base_' not in p and osp.relpath(p, osp.join(REPO, 'configs')).split(
-        osp.sep)[0] not in FOLDERS)
+        osp.join(REPO, 'configs', '*', '**', '*.py'), recursive=True)
+    if '_base_' not in osp.relpath(p, REPO).split(osp.sep))
+ENTRY_POINTS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
 
 
 def build_model(cfg):
@@ -96,37 +97,52 @@ def test_fashion_mnist_reads_local_files():
         assert dataset.test_mode == test_mode
 
 
-def test_metafile_lists_every_shipped_config():
-    """configs/metafile.yml (imported by model-index.yml, which the package
-    exposes in .mim/ as the host libraries do) names each config once."""
+def test_metafiles_list_every_shipped_config():
+    """Each model folder has its README and metafile.yml (imported by
+    model-index.yml, which the package exposes in .mim/ as the host
+    libraries do); together they name each config once."""
     from mmengine.fileio import load
     index = load(osp.join(REPO, 'model-index.yml'))
+    folders = sorted({osp.dirname(p) for p in CONFIGS})
+    assert sorted(osp.join(REPO, meta) for meta in index['Import']) == [
+        osp.join(folder, 'metafile.yml') for folder in folders
+    ]
     listed = []
     for meta in index['Import']:
-        listed += [m['Config'] for m in load(osp.join(REPO, meta))['Models']]
+        models = load(osp.join(REPO, meta))['Models']
+        listed += [m['Config'] for m in models]
+        for model in models:
+            assert model['Name'] == osp.splitext(
+                osp.basename(model['Config']))[0]
+            assert osp.dirname(model['Config']) == osp.dirname(meta)
     assert sorted(listed) == sorted(osp.relpath(p, REPO) for p in CONFIGS)
+    assert all(osp.isfile(osp.join(f, 'README.md')) for f in folders)
     mim = osp.join(REPO, 'coretune_mm', '.mim')
     for name in ('configs', 'tools', 'model-index.yml'):
         assert osp.realpath(osp.join(mim, name)) == osp.realpath(
             osp.join(REPO, name))
 
 
-def test_top_level_configs_are_in_folders_too():
-    """Each top-level config has its one-line copy in the folder of its host
-    model, for MMEngine's package prefix, and nothing else is there."""
-    top = sorted(
-        osp.basename(p) for p in glob.glob(osp.join(REPO, 'configs', '*.py')))
-    foldered = sorted(
-        osp.basename(p) for folder in FOLDERS
-        for p in glob.glob(osp.join(REPO, 'configs', folder, '*.py')))
-    assert top and foldered == top
-    for folder in FOLDERS:
-        for path in glob.glob(osp.join(REPO, 'configs', folder, '*.py')):
-            name = osp.basename(path)
-            assert name.split('_')[0] == folder or folder == 'resnet'
-            original = osp.join(REPO, 'configs', name)
-            assert Config.fromfile(path).to_dict() == Config.fromfile(
-                original).to_dict()
+@pytest.mark.parametrize(
+    'path', ENTRY_POINTS, ids=[osp.basename(p) for p in ENTRY_POINTS])
+def test_top_level_names_are_entry_points(path):
+    """A top-level config only inherits one config of a model folder under a
+    shorter name, and builds exactly what that config builds."""
+    with open(path) as f:
+        (statement, ) = ast.parse(f.read()).body
+    assert [t.id for t in statement.targets] == ['_base_']
+    target = ast.literal_eval(statement.value)
+    assert isinstance(target, str) and target.startswith('./')
+    target = osp.normpath(osp.join(REPO, 'configs', target))
+    assert target in CONFIGS
+    cfg = Config.fromfile(path)
+    assert cfg.to_dict() == Config.fromfile(target).to_dict()
+
+
+def test_the_promised_entry_points_exist():
+    names = {osp.basename(p) for p in ENTRY_POINTS}
+    assert {'deeplabv3_r50_ce_voc.py', 'deeplabv3_r50_coretune_voc.py'} <= \
+        names
 
 
 def training_losses(model, scope: str) -> dict:

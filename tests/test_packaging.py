@@ -85,7 +85,7 @@ def test_wheel_carries_the_configs_for_the_prefix(tmp_path):
         check=True,
         capture_output=True)
     shipped = site / 'coretune_mm' / '.mim' / 'configs' / 'deeplabv3' / \
-        'deeplabv3_r50_coretune_voc.py'
+        'deeplabv3_r50-d8_mocov2-pre_coretune_4xb4-20k_voc12aug-512x512.py'
     assert shipped.is_file() and not shipped.is_symlink()
     tools = site / 'coretune_mm' / '.mim' / 'tools'
     assert (tools / 'train.py').is_file()
@@ -93,7 +93,8 @@ def test_wheel_carries_the_configs_for_the_prefix(tmp_path):
     user = tmp_path / 'project'
     user.mkdir()
     (user / 'my_config.py').write_text(
-        "_base_ = 'coretune_mm::deeplabv3/deeplabv3_r50_coretune_voc.py'\n")
+        "_base_ = 'coretune_mm::deeplabv3/deeplabv3_r50-d8_mocov2-pre_"
+        "coretune_4xb4-20k_voc12aug-512x512.py'\n")
     script = ('import coretune_mm; from mmengine.config import Config; '
               "print(coretune_mm.__file__); cfg = Config.fromfile('"
               "my_config.py'); print(cfg.model.decode_head.type)")

@@ -51,7 +51,8 @@ def test_the_package_folder_is_found_for_editable_installs_too():
 
 def test_configs_found():
     assert len(IN_FOLDERS) >= 30
-    assert 'deeplabv3/deeplabv3_r50_coretune_voc.py' in IN_FOLDERS
+    assert ('deeplabv3/deeplabv3_r50-d8_mocov2-pre_coretune_4xb4-20k_'
+            'voc12aug-512x512.py') in IN_FOLDERS
 
 
 @pytest.mark.parametrize('name', IN_FOLDERS)

@@ -3,7 +3,8 @@
 # only the data root, crop, iterations and batch shrunk to run in minutes on
 # 2 CPU cores. No pre-trained weights are downloaded: the backbone starts
 # from scratch.
-_base_ = '../deeplabv3_r50_ce_voc.py'
+_base_ = ('../deeplabv3/'
+          'deeplabv3_r50-d8_mocov2-pre_ce_4xb4-20k_voc12aug-512x512.py')
 
 data_root = 'data/demo/digits_voc/VOC2012'
 crop_size = (64, 64)

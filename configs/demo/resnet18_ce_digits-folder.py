@@ -1,7 +1,7 @@
 # The classification demo's CE baseline: the folder template on
 # scikit-learn's digits (written by tools/demo.py), shrunk to ResNet-18 from
 # scratch at 32 px so it trains in a few minutes on 2 CPU cores.
-_base_ = '../resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_folder.py'
+_base_ = '../resnet/resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_folder.py'
 
 data_root = 'data/demo/digits'
 

@@ -7,7 +7,7 @@
 # subset and the validation split (the datasets' `indices`) and points
 # init_cfg at the checkpoint. The test split is the 10,000 test images.
 _base_ = [
-    '../resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_cifar10.py',
+    '../resnet/resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_cifar10.py',
     '../_base_/models/resnet18-cifar-w16.py'
 ]
 

@@ -1,4 +1,7 @@
-# The top-level config of the same name, in a folder so that configs outside
-# this repository can inherit it through MMEngine's package prefix, which
-# takes a folder: `_base_ = 'coretune_mm::resnet/<this file>'`.
-_base_ = '../resnet50_mocov2-pre_coretune_1xb64-accum4-coslr-100e_cifar100.py'
+# Core-tuning: the CE config with Core-tuning's head.
+_base_ = [
+    './resnet50_mocov2-pre_ce_1xb64-accum4-coslr-100e_cifar100.py',
+    '../_base_/coretune/cls_head.py'
+]
+
+model = dict(head=_base_.coretune_cls_head)

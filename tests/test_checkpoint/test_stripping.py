@@ -49,7 +49,8 @@ def test_plain_config_has_no_plugin_left(inherited, tmp_path):
     if inherited:  # a user's config: `_scope_='coretune_mm'` on its dicts
         user = tmp_path / 'user.py'
         user.write_text(
-            "_base_ = 'coretune_mm::deeplabv3/deeplabv3_r50_coretune_voc.py'")
+            "_base_ = 'coretune_mm::deeplabv3/deeplabv3_r50-d8_mocov2-pre_"
+            "coretune_4xb4-20k_voc12aug-512x512.py'")
         assert "'coretune_mm'" in Config.fromfile(str(user)).pretty_text
         path = str(user)
     cfg = plain_config(Config.fromfile(path))

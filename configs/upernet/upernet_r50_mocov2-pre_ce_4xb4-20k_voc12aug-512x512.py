@@ -3,7 +3,8 @@
 # metrics, checkpoint check) with MMSegmentation's UPerNet decode head over
 # the four undilated ResNet stages
 # (mmseg::_base_/models/upernet_r50.py's head).
-_base_ = '../deeplabv3_r50_ce_voc.py'
+_base_ = ('../deeplabv3/'
+          'deeplabv3_r50-d8_mocov2-pre_ce_4xb4-20k_voc12aug-512x512.py')
 
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
