@@ -20,7 +20,7 @@ from .sampling import as_generator_state
 
 __all__ = ['CoreTuning', 'CoreTuningOutput', 'find_core_tuning']
 
-# odd 64-bit constant: the own stream differs from the global one
+# odd 64-bit constant: the private stream differs from the global one
 _STREAM_OFFSET = 0x9E3779B97F4A7C15
 
 
@@ -121,7 +121,7 @@ class CoreTuning(nn.Module):
 
     @contextlib.contextmanager
     def _own_rng(self):
-        """Seed the global CPU generator from the own stream for the block
+        """Seed the global CPU generator from the private stream for the block
         and restore it afterwards: draws made inside (the projector's
         initialisation) leave the global sequence as it was."""
         seed = int(torch.randint(2**62, (1, ), generator=self.stream))
@@ -131,11 +131,11 @@ class CoreTuning(nn.Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's default initialisation of the projector, drawn on the
-        CPU from the own stream without touching the global generators: the
+        CPU from the private stream without touching the global generators: the
         same values on every device and dtype."""
         if self.projector is None:
             return
-        # drawn on the CPU from the own stream and copied, wherever the
+        # drawn on the CPU from the private stream and copied, wherever the
         # weights are (MMEngine moves the model to the GPU before
         # init_weights, where reset_parameters would draw from the global
         # CUDA generator)
@@ -167,7 +167,7 @@ class CoreTuning(nn.Module):
         return self._stream
 
     def get_stream_state(self) -> torch.Tensor:
-        """State of the own stream (saved for exact resume)."""
+        """State of the private stream (saved for exact resume)."""
         return self.stream.get_state()
 
     def set_stream_state(self, state: torch.Tensor) -> None:

@@ -44,7 +44,7 @@ def _set_global_state(state: dict) -> None:
 class RNGStateHook(Hook):
     """Store the random states in checkpoints so that a resumed run continues
     like an uninterrupted one: torch, CUDA (each rank's device), numpy,
-    Python and the own streams of the model's :class:`CoreTuning` modules,
+    Python and the private streams of the model's :class:`CoreTuning` modules,
     for every rank.
 
     MMEngine re-seeds at start but does not restore random states on
