@@ -13,11 +13,16 @@ $(STAMP): setup.py tools/setup_env.sh
 	VENV=$(VENV) bash tools/setup_env.sh
 	touch $(STAMP)
 
-# the host libraries' linters (options in setup.cfg), then the tests
+# the host libraries' linters and spelling/docstring checks (options in
+# setup.cfg), then the tests
 lint: env
 	$(PY) -m flake8 coretune_mm tools tests configs setup.py
 	$(PY) -m isort --check-only --diff coretune_mm tools tests configs
 	$(PY) -m yapf --diff --recursive coretune_mm tools tests configs setup.py
+	$(VENV)/bin/codespell coretune_mm tools tests configs docs README.md \
+		setup.py setup.cfg Makefile
+	$(VENV)/bin/docformatter --check --wrap-descriptions 79 --recursive \
+		coretune_mm tools tests configs setup.py
 
 test: lint
 	$(PY) -m pytest tests

@@ -63,7 +63,8 @@ setup(
         demo=DEMO,
         tests=DEMO + [
             'pytest', 'pytorch-metric-learning', 'flake8==7.5.0',
-            'isort==9.0.2', 'yapf==0.43.0'
+            'isort==9.0.2', 'yapf==0.43.0', 'codespell==2.4.3',
+            'docformatter==1.7.5'
         ]),
     license='Apache License 2.0',
 )

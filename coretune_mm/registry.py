@@ -47,8 +47,8 @@ def host_scope() -> Optional[str]:
 
 
 class HostScopeRegistry(Registry):
-    """A registry of the ``coretune_mm`` scope that holds no modules and
-    looks every name up in the host registry of the same kind.
+    """A registry of the ``coretune_mm`` scope that holds no modules and looks
+    every name up in the host registry of the same kind.
 
     The host is the scope that was the default before MMEngine switched to
     ``coretune_mm``: the config's ``default_scope``.
@@ -79,8 +79,8 @@ class HostScopeRegistry(Registry):
 
 
 def _scope_registries() -> dict:
-    """One :class:`HostScopeRegistry` under each of MMEngine's root
-    registries (MMEngine finds them by searching the tree for the scope)."""
+    """One :class:`HostScopeRegistry` under each of MMEngine's root registries
+    (MMEngine finds them by searching the tree for the scope)."""
     registries = {}
     for root in vars(mmengine_root).values():
         if isinstance(root, Registry) and root.parent is None:

@@ -23,9 +23,9 @@ _SLOW_PATHS = ('tests/test_bad_input/',
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark ``slow`` what starts a Runner, a subprocess or processes, so
-    that ``make test-fast`` (``-m "not slow"``) is the edit-test loop and
-    ``make test`` runs everything."""
+    """Mark ``slow`` what starts a Runner, a subprocess or processes, so that
+    ``make test-fast`` (``-m "not slow"``) is the edit-test loop and ``make
+    test`` runs everything."""
     for item in items:
         function = getattr(item, 'function', None)
         try:
@@ -54,8 +54,8 @@ def _default_scope(request):
 
 @pytest.fixture()
 def run_tool():
-    """Run a script with this Python from the repository root; a failure
-    shows the end of its stderr."""
+    """Run a script with this Python from the repository root; a failure shows
+    the end of its stderr."""
 
     def run(*args: str, timeout: int = 900) -> None:
         done = subprocess.run([sys.executable, *args],

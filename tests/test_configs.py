@@ -98,9 +98,9 @@ def test_fashion_mnist_reads_local_files():
 
 
 def test_metafiles_list_every_shipped_config():
-    """Each model folder has its README and metafile.yml (imported by
-    model-index.yml, which the package exposes in .mim/ as the host
-    libraries do); together they name each config once."""
+    """Each model folder has its README and metafile.yml (imported by model-
+    index.yml, which the package exposes in .mim/ as the host libraries do);
+    together they name each config once."""
     from mmengine.fileio import load
     index = load(osp.join(REPO, 'model-index.yml'))
     folders = sorted({osp.dirname(p) for p in CONFIGS})
@@ -146,8 +146,8 @@ def test_the_promised_entry_points_exist():
 
 
 def training_losses(model, scope: str) -> dict:
-    """One training forward on a random batch with hard labels, as the
-    dataset gives them (2 images; 32 px, 64 px for segmentation)."""
+    """One training forward on a random batch with hard labels, as the dataset
+    gives them (2 images; 32 px, 64 px for segmentation)."""
     import torch
     torch.manual_seed(0)
     if scope == 'mmseg':

@@ -21,8 +21,8 @@ PATH = re.compile(r'(?<![\w/.:-])((?:configs|tools|docs)/[\w./{},*-]+'
 
 
 def expand(path: str) -> list:
-    """``a_{x,y}_b`` -> ``[a_x_b, a_y_b]`` (one brace group, as the pages
-    write pairs)."""
+    """``a_{x,y}_b`` -> ``[a_x_b, a_y_b]`` (one brace group, as the pages write
+    pairs)."""
     if '{' not in path:
         return [path]
     head, rest = path.split('{', 1)

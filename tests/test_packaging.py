@@ -1,5 +1,5 @@
-"""What `pip install -e .` / `mim install -e .` promise an existing
-OpenMMLab environment (the installed metadata of this checkout)."""
+"""What `pip install -e .` / `mim install -e .` promise an existing OpenMMLab
+environment (the installed metadata of this checkout)."""
 import importlib.metadata as metadata
 import os
 import os.path as osp

@@ -57,8 +57,7 @@ def test_configs_found():
 
 @pytest.mark.parametrize('name', IN_FOLDERS)
 def test_inherited_by_prefix_is_the_shipped_config(name, tmp_path):
-    """Only `_scope_` differs (MMEngine's mark of another package's
-    config)."""
+    """Only `_scope_` differs (MMEngine's mark of another package's config)."""
     inherited = Config.fromfile(
         user_config(tmp_path, f"_base_ = 'coretune_mm::{name}'\n"))
     shipped = Config.fromfile(osp.join(CONFIGS, name))

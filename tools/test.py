@@ -60,8 +60,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def show_predictions(cfg: Config, folder: str) -> None:
-    """Turn the host's visualization hook on for every test image, saving
-    into ``folder``."""
+    """Turn the host's visualization hook on for every test image, saving into
+    ``folder``."""
     hooks = cfg.get('default_hooks', {})
     if 'visualization' not in hooks:
         raise ValueError('--show-dir: the config has no '

@@ -9,8 +9,8 @@ __all__ = ['strip_core_tuning', 'plain_config', 'stock_type']
 
 def stock_type(head_type) -> Optional[str]:
     """The stock head a Core-tuning head extends (same weights, same
-    inference), as the head class declares it (``stock_type``); None for
-    any other head type."""
+    inference), as the head class declares it (``stock_type``); None for any
+    other head type."""
     from mmpretrain.registry import MODELS as PRETRAIN_MODELS
     from mmseg.registry import MODELS as SEG_MODELS
     if not isinstance(head_type, str):
@@ -103,11 +103,13 @@ def plain_config(cfg: Config) -> Config:
 def strip_core_tuning(checkpoint: dict) -> dict:
     """Return ``{'state_dict': ..., 'meta': ...}`` without the tensors of
     :class:`~coretune_mm.core.CoreTuning` modules (``*.core_tuning.*``: the
-    projection head), which only training uses, and with ``meta['cfg']``
-    (the training config MMEngine stores) rewritten by :func:`plain_config`.
+    projection head), which only training uses, and with ``meta['cfg']`` (the
+    training config MMEngine stores) rewritten by :func:`plain_config`.
+
     The result loads strictly into the stock head's model (``LinearClsHead``,
     ``ASPPHead``, ``DepthwiseSeparableASPPHead``), and inferencers given only
-    the weights build that model."""
+    the weights build that model.
+    """
     state = checkpoint.get('state_dict', checkpoint)
     kept = {k: v for k, v in state.items() if '.core_tuning.' not in f'.{k}'}
     meta = dict(checkpoint.get('meta') or {})

@@ -137,7 +137,7 @@ def _arch(state: dict, layout: str) -> ViTArch:
 
 
 def _expected_shapes(arch: ViTArch) -> Dict[str, Tuple[int, ...]]:
-    """timm names and shapes of a ViT of ``arch`` without its head."""
+    """Timm names and shapes of a ViT of ``arch`` without its head."""
     d, f, p = arch.embed_dims, arch.feedforward_channels, arch.patch_size
     tokens = (arch.img_size // p)**2 + 1
     shapes = {

@@ -1,4 +1,7 @@
-"""Focal supervised contrastive loss (Core-tuning, Eq. 2 of the paper)."""
+"""Focal supervised contrastive loss (Core-tuning, Eq.
+
+2 of the paper).
+"""
 import math
 
 import torch
@@ -34,8 +37,8 @@ def check_focal_supcon_args(temperature: float = 0.07,
 
 def pair_classes(labels: torch.Tensor,
                  pair_label: str = 'dominant') -> torch.Tensor:
-    """(N, ) integers, equal exactly for the pairs that count as positives
-    (see :func:`positive_pair_mask`)."""
+    """(N, ) integers, equal exactly for the pairs that count as positives (see
+    :func:`positive_pair_mask`)."""
     if pair_label not in PAIR_LABEL_MODES:
         raise ValueError(f'pair_label must be one of {PAIR_LABEL_MODES}, '
                          f'got {pair_label!r}')

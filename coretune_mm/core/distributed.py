@@ -2,10 +2,10 @@
 
 Core-tuning's mining, mixup and contrastive loss depend on the whole batch.
 Under data parallelism every rank gathers the features of all ranks and
-computes the *same* loss on the concatenated batch, with the same random
-draws. The gather's backward sums the gradients of all ranks for the local
-slice; after DDP averages parameter gradients, they equal those of one
-process on the concatenated batch.
+computes the *same* loss on the concatenated batch, with the same random draws.
+The gather's backward sums the gradients of all ranks for the local slice;
+after DDP averages parameter gradients, they equal those of one process on the
+concatenated batch.
 """
 from typing import List, Tuple
 

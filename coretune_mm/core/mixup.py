@@ -65,8 +65,8 @@ MIXUP_OPTIONS = ('alpha', 'hn_lambda_min', 'hp_lambda_min', 'partner',
 
 
 def check_mixup_args(**options) -> dict:
-    """Validate options of :func:`hard_pair_mixup` (ValueError; TypeError
-    for an unknown name) and return all of them, its defaults filled in."""
+    """Validate options of :func:`hard_pair_mixup` (ValueError; TypeError for
+    an unknown name) and return all of them, its defaults filled in."""
     unknown = sorted(set(options) - set(MIXUP_OPTIONS))
     if unknown:
         raise TypeError(f'unknown option(s) {unknown}; expected some of '
@@ -258,8 +258,8 @@ class MixupPlan(NamedTuple):
     hp: Optional[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
     def lambdas(self) -> Dict[str, torch.Tensor]:
-        """``{kind: (N, 1) float32 weight on the second row}``: on the
-        partner for ``'hn'``, on the hardest positive for ``'hp'``."""
+        """``{kind: (N, 1) float32 weight on the second row}``: on the partner
+        for ``'hn'``, on the hardest positive for ``'hp'``."""
         return {
             kind: pair[2]
             for kind, pair in self._asdict().items() if pair is not None
@@ -267,8 +267,8 @@ class MixupPlan(NamedTuple):
 
 
 def apply_mixup_plan(x: torch.Tensor, plan: MixupPlan) -> torch.Tensor:
-    """The originals ``x`` (N, ...) followed by the rows ``plan`` mixes
-    from them, in ``x``'s dtype.
+    """The originals ``x`` (N, ...) followed by the rows ``plan`` mixes from
+    them, in ``x``'s dtype.
 
     Mixing weights sum to 1, so for an affine map f (a linear layer),
     ``f(apply_mixup_plan(x, plan)) == apply_mixup_plan(f(x), plan)``: f runs

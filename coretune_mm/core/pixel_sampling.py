@@ -1,9 +1,9 @@
 """Class-balanced, hardness-aware pixel sampling for pixel-level contrast.
 
-Bounds the O(M^2) cost of pairwise contrast on dense features, following
-the practice of ContrastiveSeg (Wang et al., ICCV 2021): classes present in
-each image share a per-batch budget equally, and within an (image, class)
-half of the pixels are "hard" (wrongly predicted) and half "easy".
+Bounds the O(M^2) cost of pairwise contrast on dense features, following the
+practice of ContrastiveSeg (Wang et al., ICCV 2021): classes present in each
+image share a per-batch budget equally, and within an (image, class) half of
+the pixels are "hard" (wrongly predicted) and half "easy".
 """
 from typing import Optional, Sequence
 

@@ -90,9 +90,8 @@ def sample_beta(alpha: float,
 
 
 def as_generator_state(state: torch.Tensor) -> torch.Tensor:
-    """A saved random state as the CPU ByteTensor that
-    ``torch.set_rng_state``, ``torch.cuda.set_rng_state`` and
-    ``Generator.set_state`` accept.
+    """A saved random state as the CPU ByteTensor that ``torch.set_rng_state``,
+    ``torch.cuda.set_rng_state`` and ``Generator.set_state`` accept.
 
     A checkpoint loaded onto an accelerator (MMEngine's ``resume`` maps it
     to the training device) brings its states back as device tensors,

@@ -85,8 +85,8 @@ def setup_cpu_distributed(cfg: Config) -> bool:
 @contextlib.contextmanager
 def cpu_distributed(cfg: Config) -> Iterator[bool]:
     """:func:`setup_cpu_distributed` for the block; the process group it
-    started is closed at the end (after a barrier when the block succeeded),
-    so that no rank exits while another still uses it."""
+    started is closed at the end (after a barrier when the block succeeded), so
+    that no rank exits while another still uses it."""
     started = setup_cpu_distributed(cfg)
     try:
         yield started

@@ -1,7 +1,6 @@
 """``tools/test.py``, ``tools/model_converters/convert_checkpoint.py`` and
-``tools/model_converters/strip_core_tuning.py`` refuse what they cannot
-use, with one line naming the file and what was expected, and overwrite
-nothing."""
+``tools/model_converters/strip_core_tuning.py`` refuse what they cannot use,
+with one line naming the file and what was expected, and overwrite nothing."""
 import pytest
 import torch
 import torchvision.models as tvm

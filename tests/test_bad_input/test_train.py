@@ -1,6 +1,6 @@
 """``tools/train.py`` refuses bad data, checkpoints and options before it
-trains, with one line naming what is wrong, and leaves the work dir's
-earlier files alone."""
+trains, with one line naming what is wrong, and leaves the work dir's earlier
+files alone."""
 import os
 import os.path as osp
 import shutil

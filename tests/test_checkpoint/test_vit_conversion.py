@@ -1,5 +1,5 @@
-"""MoCo v3 / DINO ViT releases (timm names) to MMPretrain's names, on
-generated checkpoints with the releases' key layouts."""
+"""MoCo v3 / DINO ViT releases (timm names) to MMPretrain's names, on generated
+checkpoints with the releases' key layouts."""
 import math
 import os.path as osp
 from collections import OrderedDict
@@ -67,7 +67,9 @@ def release(layout, state):
 
 def reference_vit(state, images, heads):
     """A ViT forward written from the architecture, on timm's names:
-    the class token after the final norm."""
+
+    the class token after the final norm.
+    """
     d = WIDTH
     x = F.conv2d(
         images,

@@ -159,8 +159,8 @@ def test_length_mismatch():
 @pytest.mark.parametrize('gamma', [0.0, 1.0, 2.5])
 def test_analytic_gradient_matches_finite_differences(normalize, gamma,
                                                       monkeypatch):
-    """The loss's hand-written backward against torch's numerical gradient
-    in float64, with blocks of one and of several anchors."""
+    """The loss's hand-written backward against torch's numerical gradient in
+    float64, with blocks of one and of several anchors."""
     import coretune_mm.core.contrastive as contrastive
     g = torch.Generator().manual_seed(2)
     z = torch.randn(9, 5, generator=g, dtype=torch.float64)

@@ -104,7 +104,7 @@ def test_class_frequencies_against_a_count():
 
 
 def test_step_reports_what_it_did():
-    """classes, mixing weights, positives per anchor and the focal weight,
+    """Classes, mixing weights, positives per anchor and the focal weight,
     recomputed here from the step's outputs by the definitions."""
     from coretune_mm.models.losses import FocalSupConLoss
     core = CoreTuning(6, FocalSupConLoss(), projector=dict(out_channels=4))
@@ -145,10 +145,10 @@ def test_step_reports_what_it_did():
 
 
 def test_stream_state_restores_from_a_state_that_is_not_a_cpu_byte_tensor():
-    """A checkpoint mapped onto an accelerator brings the saved state back
-    as a device tensor; any tensor holding the bytes must restore it (here
-    an int16 copy stands in for the device tensor, which
-    ``Generator.set_state`` refuses just the same)."""
+    """A checkpoint mapped onto an accelerator brings the saved state back as a
+    device tensor; any tensor holding the bytes must restore it (here an int16
+    copy stands in for the device tensor, which ``Generator.set_state`` refuses
+    just the same)."""
     core = make()
     saved = core.get_stream_state()
     expected = torch.randint(2**30, (4, ), generator=core.stream)
@@ -177,8 +177,8 @@ def test_projector_initialisation_does_not_depend_on_where_it_lives():
 
 
 def test_a_contrastive_loss_without_statistics_still_works():
-    """Any ``(embeddings, soft labels) -> scalar`` is a contrastive loss;
-    one that takes ``return_stats`` also reports its diagnostics."""
+    """Any ``(embeddings, soft labels) -> scalar`` is a contrastive loss; one
+    that takes ``return_stats`` also reports its diagnostics."""
     features, labels = batch(num=8, classes=3)
     plain = CoreTuning(6, lambda z, y: (z * 0).sum() + 1.0)
     out = plain(features, labels)

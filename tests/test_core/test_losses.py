@@ -1,5 +1,7 @@
-"""soft_cross_entropy, prior_correction and class_frequencies against their
-definitions written out."""
+"""Soft cross-entropy, prior correction and class frequencies.
+
+Each against its definition written out.
+"""
 import math
 
 import pytest

@@ -257,8 +257,8 @@ def test_contrast_warmup(digits, tmp_path):
 
 
 class RecordRNGHook(Hook):
-    """The global random states where each epoch starts (after
-    RNGStateHook has restored them)."""
+    """The global random states where each epoch starts (after RNGStateHook has
+    restored them)."""
     priority = 'LOWEST'
 
     def __init__(self):
@@ -272,9 +272,9 @@ class RecordRNGHook(Hook):
 @pytest.mark.parametrize('val_interval', [1, 2])
 def test_resume_continues_exactly(digits, tmp_path, val_interval):
     """Interrupted after epoch 1 and resumed, a run starts epoch 2 with the
-    random states of the uninterrupted run and ends with its weights, also
-    when validation (whose loader draws from torch's generator) runs between
-    the checkpoint and the next epoch."""
+    random states of the uninterrupted run and ends with its weights, also when
+    validation (whose loader draws from torch's generator) runs between the
+    checkpoint and the next epoch."""
 
     def final_state(runner):
         return {k: v.clone() for k, v in runner.model.state_dict().items()}
@@ -315,8 +315,8 @@ def test_resume_continues_exactly(digits, tmp_path, val_interval):
 
 
 def test_load_from_keeps_its_own_seed(digits, tmp_path):
-    """``load_from`` starts a new run: the checkpoint's random states are
-    not restored over the run's own seed."""
+    """``load_from`` starts a new run: the checkpoint's random states are not
+    restored over the run's own seed."""
     source = Runner.from_cfg(tiny_cfg(digits, tmp_path / 'source'))
     source.train()
     checkpoint = osp.join(source.work_dir, 'epoch_1.pth')
@@ -371,10 +371,10 @@ def test_contrast_warmup_ramps_mix_weight_of_a_pixel_head():
 
 
 def test_rng_states_restore_from_tensors_that_are_not_cpu_byte_tensors():
-    """MMEngine's resume maps the checkpoint onto the training device, so on
-    a GPU the saved states come back as CUDA tensors, which
-    ``torch.set_rng_state`` refuses; the hook restores from any tensor
-    holding the bytes (an int16 copy stands in for the device tensor)."""
+    """MMEngine's resume maps the checkpoint onto the training device, so on a
+    GPU the saved states come back as CUDA tensors, which
+    ``torch.set_rng_state`` refuses; the hook restores from any tensor holding
+    the bytes (an int16 copy stands in for the device tensor)."""
     from coretune_mm.engine.hooks.rng_state_hook import (_global_state,
                                                          _set_global_state)
     saved = _global_state()

@@ -80,8 +80,8 @@ def test_loss_keys_and_gradients_reach_everything():
 
 
 def core_composition(head, feats, labels):
-    """The head's Core-tuning losses written out from the core functions,
-    with the generators the head drew (its stream restored)."""
+    """The head's Core-tuning losses written out from the core functions, with
+    the generators the head drew (its stream restored)."""
     from coretune_mm.core import focal_supcon_loss
     features = head._forward_feature(feats)
     logits = head.cls_seg(features)

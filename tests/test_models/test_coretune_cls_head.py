@@ -84,8 +84,8 @@ def test_core_tuning_leaves_the_global_generator_alone():
 
 
 def _bias_gradient(head, feats, samples, prior):
-    """Gradient of the head's losses on fc's bias at a classifier that
-    predicts exactly ``prior`` (zero weights, bias = log prior)."""
+    """Gradient of the head's losses on fc's bias at a classifier that predicts
+    exactly ``prior`` (zero weights, bias = log prior)."""
     with torch.no_grad():
         head.fc.weight.zero_()
         head.fc.bias.copy_(prior.log())

@@ -60,8 +60,8 @@ def test_losses_equal_the_core_composition(hidden_dim):
 
 def test_initialised_and_predicting_like_the_stock_head():
     """The stock init (Linear weights to 0) reaches the classifier, not the
-    projector; the global generator sees the stock head's draws;
-    inference is the stock head's."""
+    projector; the global generator sees the stock head's draws; inference is
+    the stock head's."""
     torch.manual_seed(4)
     core = build(hidden_dim=24)
     after_core = torch.rand(3)

@@ -1,6 +1,6 @@
-"""Smoke tests of tools/analysis_tools/benchmark.py and the launcher
-scripts (tiny cases): a renamed function or a wrong path cannot break a
-tool silently."""
+"""Smoke tests of tools/analysis_tools/benchmark.py and the launcher scripts
+(tiny cases): a renamed function or a wrong path cannot break a tool
+silently."""
 import importlib.util
 import json
 import os

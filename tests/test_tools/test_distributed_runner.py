@@ -1,6 +1,8 @@
 """Two processes through ``tools/train.py --launcher pytorch`` on the CPU:
+
 gloo process group, DDP wrapper, the heads' gather and the hooks under DDP,
-then a resume of the DDP checkpoint in one process."""
+then a resume of the DDP checkpoint in one process.
+"""
 import json
 import os
 import os.path as osp

@@ -42,8 +42,8 @@ def test_parallel_runs_stop_at_the_first_failure():
                                              ('max_iters=40', 'iter_40.pth')])
 def test_an_interrupted_run_is_resumed_not_evaluated(tmp_path, monkeypatch,
                                                      schedule, final):
-    """A run counts as done only when its last checkpoint ends the
-    schedule; a run stopped earlier is resumed, not evaluated there."""
+    """A run counts as done only when its last checkpoint ends the schedule; a
+    run stopped earlier is resumed, not evaluated there."""
     runner = load_runner()
     config = tmp_path / 'train_config.py'
     config.write_text(f'train_cfg = dict({schedule})\n')

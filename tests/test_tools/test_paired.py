@@ -55,8 +55,8 @@ def test_grouped_difference_counts_groups():
 
 def test_grouped_se_never_below_the_within_group_noise():
     """Close group means, noisy pairs: the standard error is the truncated
-    random-effects one, sqrt(max(MS_between, MS_within) / N) for a
-    balanced design (one-way ANOVA mean squares, computed here directly)."""
+    random-effects one, sqrt(max(MS_between, MS_within) / N) for a balanced
+    design (one-way ANOVA mean squares, computed here directly)."""
     diffs = {
         'a': [1.0, -1.0, 2.0],
         'b': [0.0, 1.0, 0.5],

@@ -145,8 +145,8 @@ def test_report_compares_with_ce_and_feature_mixup(tmp_path):
     'variant',
     [v for v in load_script().VARIANTS if v not in ('ce', 'coretune eta 0.1')])
 def test_each_variant_builds_a_head_that_differs(variant):
-    """A variant's options are keys the head takes (an unknown key in a
-    Core-tuning option dict is refused at build) and change its config."""
+    """A variant's options are keys the head takes (an unknown key in a Core-
+    tuning option dict is refused at build) and change its config."""
     from mmengine.config import Config
     from mmpretrain.registry import MODELS
     script = load_script()
@@ -190,8 +190,8 @@ def test_plan_prints_the_design_and_runs_nothing(fake_source, tmp_path,
 
 
 def test_probe_split_and_pixel_probe(fake_source, tmp_path, monkeypatch):
-    """The probe's memory and queries are disjoint training images; the
-    pixel probe is the k-NN of the (centred) flattened images."""
+    """The probe's memory and queries are disjoint training images; the pixel
+    probe is the k-NN of the (centred) flattened images."""
     from coretune_mm.evaluation import knn_accuracy
     script = load_script()
     source, arrays = fake_source
@@ -215,9 +215,9 @@ def test_probe_split_and_pixel_probe(fake_source, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_tiny_pretraining_probe_and_finetune(fake_source, tmp_path,
                                              monkeypatch):
-    """The pre-training recipe through tools/train.py (a few images, a
-    tiny queue), resumed when interrupted, its k-NN probe, and a
-    fine-tune of plain feature mixup evaluated on both splits."""
+    """The pre-training recipe through tools/train.py (a few images, a tiny
+    queue), resumed when interrupted, its k-NN probe, and a fine-tune of plain
+    feature mixup evaluated on both splits."""
     script = load_script()
     source, arrays = fake_source
     root = script.prepare_data(source, str(tmp_path / 'data'))
@@ -280,9 +280,9 @@ def test_tiny_pretraining_probe_and_finetune(fake_source, tmp_path,
 
 
 def test_scenes_hold_out_their_source_images(fake_source, tmp_path):
-    """Validation and test scenes come from two disjoint halves of the
-    test images, training scenes from the training images: make the
-    halves' pixel values tell them apart and read them back."""
+    """Validation and test scenes come from two disjoint halves of the test
+    images, training scenes from the training images: make the halves' pixel
+    values tell them apart and read them back."""
     script = load_script()
     source, arrays = fake_source
     root = script.prepare_data(source, str(tmp_path / 'data'))

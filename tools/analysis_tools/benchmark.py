@@ -128,8 +128,8 @@ def measure_times(configs, device: str, batch: int, size: int, steps: int,
                   warmup: int) -> list:
     """Median step time (ms) of each config, steps interleaved A, B, A, B...
 
-    Interleaving in one process exposes both models to the same machine
-    load, which matters on shared CPUs.
+    Interleaving in one process exposes both models to the same machine load,
+    which matters on shared CPUs.
     """
     runs = [_prepare(c, device, batch, size) for c in configs]
     times = [[] for _ in configs]

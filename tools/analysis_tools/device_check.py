@@ -117,8 +117,8 @@ class SyncCounter:
 
 def optim_wrapper_for(model, dtype: str, device: str):
     """MMEngine's wrappers as a config builds them: ``AmpOptimWrapper`` for
-    fp16/bf16 on a GPU; on the CPU (which MMEngine's AMP wrapper refuses)
-    the plain wrapper under ``torch.autocast``."""
+    fp16/bf16 on a GPU; on the CPU (which MMEngine's AMP wrapper refuses) the
+    plain wrapper under ``torch.autocast``."""
     from mmengine.optim import AmpOptimWrapper, OptimWrapper
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     if dtype == 'float32':
@@ -164,11 +164,11 @@ def _fixed_choices(model):
 
 
 def check_precision(device: str, sizes: dict) -> dict:
-    """CE, Core-tuning as configured, and Core-tuning with its
-    feature-driven choices fixed, each in fp32, fp16 and bf16: every loss
-    finite, synchronisations per step; the fixed Core-tuning's first-step
-    loss within a tolerance of its fp32 loss, widened by twice the CE
-    model's own drift (the backbone's share)."""
+    """CE, Core-tuning as configured, and Core-tuning with its feature-driven
+    choices fixed, each in fp32, fp16 and bf16: every loss finite,
+    synchronisations per step; the fixed Core-tuning's first-step loss within a
+    tolerance of its fp32 loss, widened by twice the CE model's own drift (the
+    backbone's share)."""
     report = {}
     for task, pattern in (('cls', CLS), ('seg', SEG)):
         batch, size = sizes[task]

@@ -46,8 +46,8 @@ def t_interval(se: float, dof: float, level: float = 0.95) -> float:
 
 def grouped_difference(baseline: Sequence[float], variant: Sequence[float],
                        groups: Sequence[Hashable]) -> Dict:
-    """Paired differences within each group (e.g. the pre-training
-    checkpoint the seeds fine-tune from) and their mean over the groups.
+    """Paired differences within each group (e.g. the pre-training checkpoint
+    the seeds fine-tune from) and their mean over the groups.
 
     Pairs of one group share more than their seed, so the spread of the
     group means measures the uncertainty about another group; but with few
@@ -188,8 +188,8 @@ def paired_plot(results: Runs,
                 path: str,
                 groups: Optional[Sequence[Hashable]] = None,
                 group_name: str = 'group') -> None:
-    """Per-seed paired differences (dots) and their mean +/- s.e. (bars),
-    one panel per split, written to ``path``.
+    """Per-seed paired differences (dots) and their mean +/- s.e. (bars), one
+    panel per split, written to ``path``.
 
     With ``groups`` naming more than one group, the dots take a marker per
     group and the bars show the mean +/- s.e. over the groups

@@ -155,9 +155,11 @@ def finetune_seg(config: str,
                  work_dir: str,
                  options: Sequence[str],
                  threads: Optional[int] = None) -> Dict[str, Dict[str, float]]:
-    """Train a segmentation config once (no validation during training),
-    then evaluate the last checkpoint on each split of ``SEG_SPLITS``.
-    Returns ``{split: metrics}``, cached in ``work_dir/<split>.json``."""
+    """Train a segmentation config once (no validation during training), then
+    evaluate the last checkpoint on each split of ``SEG_SPLITS``.
+
+    Returns ``{split: metrics}``, cached in ``work_dir/<split>.json``.
+    """
     paths = {
         split: osp.join(work_dir, f'{split}_config.py')
         for split in ['train', *SEG_SPLITS]
@@ -181,8 +183,11 @@ def finetune_seg(config: str,
 
 def seg_evidence(checkpoint: str, work_dir: str, variants: Sequence[str],
                  seeds: Sequence[int], jobs: int) -> dict:
-    """Every variant (and CE) for every seed; returns
-    ``{variant: {split: [metrics per seed]}}``."""
+    """Every variant (and CE) for every seed.
+
+    Returns:
+        dict: ``{variant: {split: [metrics per seed]}}``.
+    """
     names = ['ce'] + [v for v in variants if v != 'ce']
     tasks = [(name, seed) for seed in seeds for name in names]
     threads = max(1, (os.cpu_count() or 1) // jobs)

@@ -214,8 +214,8 @@ def pretrain(seed: int,
              cache: str,
              epochs: Optional[int] = None,
              cfg_options: Sequence[str] = ()) -> str:
-    """The MoCo-v2 checkpoint of ``seed``: trained once, cached, resumed
-    from its last saved epoch after an interruption.
+    """The MoCo-v2 checkpoint of ``seed``: trained once, cached, resumed from
+    its last saved epoch after an interruption.
 
     Args:
         seed (int): Pre-training seed.
@@ -249,8 +249,8 @@ def pretrain(seed: int,
 
 
 def probe_split(labels: np.ndarray) -> Tuple[List[int], List[int]]:
-    """The k-NN probe's memory and queries: disjoint, class-balanced
-    training images (a split of their own, seed ``PROBE_SEED``)."""
+    """The k-NN probe's memory and queries: disjoint, class-balanced training
+    images (a split of their own, seed ``PROBE_SEED``)."""
     return balanced_split(labels, PROBE_MEMORY_PER_CLASS,
                           PROBE_QUERIES_PER_CLASS, PROBE_SEED)
 
@@ -258,9 +258,9 @@ def probe_split(labels: np.ndarray) -> Tuple[List[int], List[int]]:
 def backbone_features(checkpoint: str,
                       images: np.ndarray,
                       batch: int = 500) -> 'torch.Tensor':  # noqa: F821
-    """Globally pooled last-stage features of the frozen pre-trained
-    backbone (the fine-tuning configs' backbone and normalisation) for
-    (N, 28, 28) uint8 images."""
+    """Globally pooled last-stage features of the frozen pre-trained backbone
+    (the fine-tuning configs' backbone and normalisation) for (N, 28, 28) uint8
+    images."""
     import torch
     from mmengine.config import Config
     from mmpretrain.registry import MODELS
@@ -291,9 +291,9 @@ def backbone_features(checkpoint: str,
 def knn_probe(checkpoint: Optional[str],
               root: str,
               centred: bool = False) -> float:
-    """Weighted 20-NN top-1 (%) on the probe split: of the frozen backbone
-    of ``checkpoint``, or of the raw pixels when None (``centred``: minus
-    the memory's mean image)."""
+    """Weighted 20-NN top-1 (%) on the probe split: of the frozen backbone of
+    ``checkpoint``, or of the raw pixels when None (``centred``: minus the
+    memory's mean image)."""
     import torch
 
     from coretune_mm.evaluation import knn_accuracy
@@ -315,9 +315,9 @@ def knn_probe(checkpoint: Optional[str],
 
 
 def make_scenes(root: str, data: str, seed: int) -> str:
-    """The held-out scene set of one replicate (written once): training
-    scenes from the training images, validation and test scenes from two
-    disjoint halves of the test images.
+    """The held-out scene set of one replicate (written once): training scenes
+    from the training images, validation and test scenes from two disjoint
+    halves of the test images.
 
     Returns:
         str: the ``VOC2012`` folder.
@@ -405,9 +405,12 @@ def finetune(variant: str,
              seed: int,
              threads: Optional[int],
              epochs: Optional[int] = None) -> Dict[str, Dict[str, float]]:
-    """Train one variant once; evaluate on the validation split and the
-    test images. Returns ``{'val': metrics, 'test': metrics}`` and, when
-    logged, ``grad_ratio`` (first and mean of ``core_grad_ratio``)."""
+    """Train one variant once; evaluate on the validation split and the test
+    images.
+
+    Returns ``{'val': metrics, 'test': metrics}`` and, when
+    logged, ``grad_ratio`` (first and mean of ``core_grad_ratio``).
+    """
     config = osp.join(work_dir, 'finetune_config.py')
     val_config = osp.join(work_dir, 'val_config.py')
     train_once(
@@ -430,8 +433,10 @@ def finetune_seg(variant: str,
                  threads: Optional[int],
                  iters: Optional[int] = None) -> Dict[str, Dict[str, float]]:
     """Train one segmentation variant once on the scenes of ``voc`` (no
-    validation during training); evaluate on its validation and test
-    scenes. Returns ``{'val': metrics, 'test': metrics}``."""
+    validation during training); evaluate on its validation and test scenes.
+
+    Returns ``{'val': metrics, 'test': metrics}``.
+    """
     configs = {
         split: osp.join(work_dir, f'{split}_config.py')
         for split in ('train', 'val', 'test')
@@ -704,8 +709,8 @@ def main(argv=None) -> None:
 
 def write_seg_report(report: dict, out_dir: str) -> None:
     """``fashion_mnist_scenes.{md,json,png}`` in ``out_dir``: every pixel
-    variant against CE, same pre-training and replicate; the variant with
-    the best mean validation mIoU is named as the one to choose."""
+    variant against CE, same pre-training and replicate; the variant with the
+    best mean validation mIoU is named as the one to choose."""
     os.makedirs(out_dir, exist_ok=True)
     with open(osp.join(out_dir, 'fashion_mnist_scenes.json'), 'w') as f:
         json.dump(report, f, indent=2)
@@ -733,8 +738,8 @@ def write_seg_report(report: dict, out_dir: str) -> None:
 
 
 def choose_eta(results: dict) -> Optional[str]:
-    """The Core-tuning variant with the best mean validation top-1 among
-    those that differ only in eta (None when none ran)."""
+    """The Core-tuning variant with the best mean validation top-1 among those
+    that differ only in eta (None when none ran)."""
     candidates = [v for v in ETA_VARIANTS if v in results]
     if not candidates:
         return None
@@ -745,8 +750,10 @@ def choose_eta(results: dict) -> Optional[str]:
 
 def write_report(report: dict, out_dir: str) -> None:
     """``fashion_mnist.{md,json}`` and a plot per fraction in ``out_dir``:
+
     every variant against CE and against feature mixup, and the ablations
-    against the chosen Core-tuning, same pre-training and replicate."""
+    against the chosen Core-tuning, same pre-training and replicate.
+    """
     os.makedirs(out_dir, exist_ok=True)
     with open(osp.join(out_dir, 'fashion_mnist.json'), 'w') as f:
         json.dump(report, f, indent=2)

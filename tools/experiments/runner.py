@@ -38,9 +38,11 @@ def run(*cmd: str, threads: Optional[int] = None) -> None:
 
 
 def run_parallel(tasks: list, fn: Callable, jobs: int) -> dict:
-    """``{task: fn(task)}``, ``jobs`` at a time. The first failure cancels
-    the tasks not yet started and is raised once the running ones end
-    (their results stay cached)."""
+    """``{task: fn(task)}``, ``jobs`` at a time.
+
+    The first failure cancels the tasks not yet started and is raised once the
+    running ones end (their results stay cached).
+    """
     with ThreadPoolExecutor(jobs) as pool:
         futures = {pool.submit(fn, task): task for task in tasks}
         for future in as_completed(futures):
@@ -52,8 +54,8 @@ def run_parallel(tasks: list, fn: Callable, jobs: int) -> dict:
 
 
 def run_state(work_dir: str, config: str) -> str:
-    """``'new'`` (nothing written yet), ``'interrupted'`` (a checkpoint
-    short of the schedule's end: resume it) or ``'finished'``."""
+    """``'new'`` (nothing written yet), ``'interrupted'`` (a checkpoint short
+    of the schedule's end: resume it) or ``'finished'``."""
     from mmengine.config import Config
     last_file = osp.join(work_dir, 'last_checkpoint')
     if not (osp.isfile(last_file) and osp.isfile(config)):
@@ -69,8 +71,8 @@ def run_state(work_dir: str, config: str) -> str:
 
 def train(config: str, work_dir: str, resume: bool,
           threads: Optional[int]) -> None:
-    """``tools/train.py`` on ``config``; ``resume`` continues from the
-    run's last checkpoint (exactly: the random states are restored)."""
+    """``tools/train.py`` on ``config``; ``resume`` continues from the run's
+    last checkpoint (exactly: the random states are restored)."""
     run('tools/train.py',
         config,
         '--work-dir',
@@ -81,10 +83,10 @@ def train(config: str, work_dir: str, resume: bool,
 
 def train_once(work_dir: str, config: str, write: Callable[[], None],
                threads: Optional[int]) -> None:
-    """Bring the run in ``work_dir`` to the end of its schedule: a new run
-    (its folder cleared of an earlier attempt's logs) has its configs
-    written by ``write`` (under :data:`CONFIG_LOCK`) and trains; an
-    interrupted one resumes; a finished one is left alone."""
+    """Bring the run in ``work_dir`` to the end of its schedule: a new run (its
+    folder cleared of an earlier attempt's logs) has its configs written by
+    ``write`` (under :data:`CONFIG_LOCK`) and trains; an interrupted one
+    resumes; a finished one is left alone."""
     state = run_state(work_dir, config)
     if state == 'new':
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -97,8 +99,14 @@ def train_once(work_dir: str, config: str, write: Callable[[], None],
 
 def evaluate(work_dir: str, configs: Dict[str, str],
              threads: Optional[int]) -> Dict[str, Dict[str, float]]:
-    """Metrics of the run's last checkpoint with each split's config
-    (``{split: config}``), cached in ``work_dir/<split>.json``."""
+    """Metrics of the run's last checkpoint with each split's config.
+
+    Args:
+        work_dir (str): The run's folder; results are cached there as
+            ``<split>.json``.
+        configs (dict): ``{split: config}``.
+        threads (int, optional): ``OMP_NUM_THREADS`` of each evaluation.
+    """
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         last = f.read().strip()
     results = {}

@@ -56,9 +56,9 @@ def confusion_matrix(pred_label: torch.Tensor, label: torch.Tensor,
 
 
 def metrics_from_confusion(matrix: np.ndarray) -> Dict[str, float]:
-    """aAcc, mIoU, FWIoU, MPA (percentages) and per-class ``IoU`` (array,
-    NaN for classes absent from ground truth and prediction) of a
-    confusion matrix (rows: ground truth)."""
+    """AAcc, mIoU, FWIoU, MPA (percentages) and per-class ``IoU`` (array, NaN
+    for classes absent from ground truth and prediction) of a confusion matrix
+    (rows: ground truth)."""
     matrix = np.asarray(matrix, dtype=np.float64)
     diag, rows, cols = np.diag(matrix), matrix.sum(1), matrix.sum(0)
     union = rows + cols - diag
@@ -113,8 +113,8 @@ class FWIoUMetric(IoUMetric):
     @staticmethod
     def intersect_and_union(pred_label: torch.Tensor, label: torch.Tensor,
                             num_classes: int, ignore_index: int) -> tuple:
-        """:class:`IoUMetric`'s four areas of one image, read off its
-        confusion matrix, and the matrix (one pass over the pixels).
+        """:class:`IoUMetric`'s four areas of one image, read off its confusion
+        matrix, and the matrix (one pass over the pixels).
 
         Pixels labelled outside ``[0, C)`` other than ``ignore_index`` count
         nowhere (MMSegmentation counts their predictions in

@@ -171,8 +171,8 @@ class PixelCoreTuningMixin:
         return losses
 
     def _check_labels(self, seg_label: torch.Tensor) -> None:
-        """Name the label values no class or ``ignore_index`` accounts for
-        (the dense CE would stop with an index error)."""
+        """Name the label values no class or ``ignore_index`` accounts for (the
+        dense CE would stop with an index error)."""
         bad = (seg_label != self.ignore_index) & (
             (seg_label < 0) | (seg_label >= self.num_classes))
         if bad.any():

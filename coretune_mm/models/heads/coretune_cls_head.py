@@ -131,9 +131,9 @@ class ClsCoreTuningMixin:
         raise NotImplementedError
 
     def init_weights(self) -> None:
-        """Initialise the head exactly as the stock head does (the same
-        draws from the global generator as the CE baseline), then the
-        projector from Core-tuning's own stream."""
+        """Initialise the head exactly as the stock head does (the same draws
+        from the global generator as the CE baseline), then the projector from
+        Core-tuning's own stream."""
         core = self.core_tuning
         self.core_tuning = None
         try:
@@ -221,8 +221,8 @@ class ClsCoreTuningMixin:
 
 @MODELS.register_module()
 class CoreTuneClsHead(ClsCoreTuningMixin, LinearClsHead):
-    """:class:`LinearClsHead` trained with Core-tuning (h: the pooled
-    backbone feature; classifier: ``fc``).
+    """:class:`LinearClsHead` trained with Core-tuning (h: the pooled backbone
+    feature; classifier: ``fc``).
 
     A drop-in for ``LinearClsHead`` with the options of
     :class:`ClsCoreTuningMixin`.

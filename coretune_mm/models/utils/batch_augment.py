@@ -20,8 +20,8 @@ __all__ = [
 
 
 class CropParams(NamedTuple):
-    """Per-image crop boxes in normalised coordinates ([-1, 1] spans the
-    image, as in ``grid_sample`` with ``align_corners=False``).
+    """Per-image crop boxes in normalised coordinates ([-1, 1] spans the image,
+    as in ``grid_sample`` with ``align_corners=False``).
 
     Attributes:
         center (Tensor): (N, 2) crop centres (x, y).

@@ -10,8 +10,8 @@ __all__ = ['SplitBatchNorm2d']
 
 @register_model
 class SplitBatchNorm2d(nn.BatchNorm2d):
-    """BatchNorm2d whose training statistics come from ``num_splits``
-    equal sub-batches, as if each were on its own device.
+    """BatchNorm2d whose training statistics come from ``num_splits`` equal
+    sub-batches, as if each were on its own device.
 
     MoCo's Shuffle-BN relies on each GPU normalising its own share of the
     batch: the key encoder sees a shuffled batch, so a query and its key are
