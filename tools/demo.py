@@ -26,11 +26,23 @@ CLS_CONFIG = 'configs/demo/resnet18_coretune_digits-folder.py'
 SEG_CONFIGS = dict(
     CE='configs/demo/deeplabv3_r18_ce_digit-scenes.py',
     Core='configs/demo/deeplabv3_r18_coretune_digit-scenes.py')
-# larger digits with thicker masks than the tests' scenes: the segmenter
-# learns them in a few hundred iterations
+# larger digits with thicker masks than the tests' scenes, on a small canvas:
+# the segmenter learns every digit in a few hundred iterations
 SCENES = dict(
-    num_train=200, num_val=40, digit_size=32, max_digits=2, mask_threshold=0.3)
+    num_train=200,
+    num_val=100,
+    canvas=48,
+    digit_size=32,
+    max_digits=2,
+    mask_threshold=0.3)
 SEG_ROOT = 'data/demo/digit_scenes/VOC2012'
+NEXT = """
+One seed on a few scenes: this shows the tool chain, not which method is
+better. Next:
+  docs/results.md              what has been measured, with its commands
+  configs/deeplabv3_r50_coretune_voc.py, configs/resnet/, configs/vit/
+                               the real configs (README.md: Quick start)
+  docs/usage.md                options, logged statistics, your own data"""
 
 
 def run_tool(tool: str, *args: str) -> None:
@@ -122,7 +134,7 @@ def main() -> None:
             'Segmentation (DeepLab-V3 R18 from the classifier\'s backbone, '
             f'digit scenes, {SCENES["num_val"]} val images), IoU per '
             'class:\n' + seg_table(results))
-    print('\n' + '\n'.join(lines))
+    print('\n' + '\n'.join(lines + [NEXT]))
 
 
 if __name__ == '__main__':

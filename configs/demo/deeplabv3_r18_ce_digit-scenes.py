@@ -6,7 +6,11 @@
 _base_ = './deeplabv3_r50_ce_digits-voc.py'
 
 backbone_checkpoint = 'work_dirs/demo/cls/backbone.pth'
-max_iters = 400
+# 48 x 48 scenes of 32 px digits at their own size, batches of 8, lr 0.2:
+# on 2 CPU cores this learns every digit in about 90 seconds (at 64 px and
+# lr 0.05 most digits stayed at IoU 0 in the same time)
+crop_size = (48, 48)
+max_iters = 500
 metainfo = dict(
     classes=('background', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'),
     palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128],
@@ -14,6 +18,7 @@ metainfo = dict(
              [192, 0, 0], [64, 128, 0]])
 
 model = dict(
+    data_preprocessor=dict(size=crop_size),
     backbone=dict(
         depth=18,
         init_cfg=dict(
@@ -24,7 +29,7 @@ model = dict(
     decode_head=dict(
         in_channels=512,
         channels=128,
-        # 8x8 feature maps: ASPP's VOC rates would only see the centre tap
+        # 6x6 feature maps: ASPP's VOC rates would only see the centre tap
         dilations=(1, 2, 4, 6),
         num_classes=11),
     auxiliary_head=dict(in_channels=256, channels=64, num_classes=11))
@@ -39,20 +44,39 @@ dataset = dict(
     img_suffix='.jpg',
     seg_map_suffix='.png',
     metainfo=metainfo)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(
+        type='RandomResize',
+        scale=(96, 48),
+        ratio_range=(0.75, 1.25),
+        keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.95),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='Pad', size=crop_size),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(96, 48), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
 train_dataloader = dict(
-    batch_size=4,
+    batch_size=8,
     dataset=dict(
         dataset,
         ann_file='ImageSets/Segmentation/train.txt',
-        pipeline={{_base_.train_pipeline}}))
+        pipeline=train_pipeline))
 val_dataloader = dict(
     dataset=dict(
         dataset,
         ann_file='ImageSets/Segmentation/val.txt',
-        pipeline={{_base_.test_pipeline}}))
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-optim_wrapper = dict(optimizer=dict(lr=0.05))
+optim_wrapper = dict(optimizer=dict(lr=0.2))
 param_scheduler = [
     dict(
         type='PolyLR',

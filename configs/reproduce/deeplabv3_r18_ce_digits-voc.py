@@ -1,8 +1,8 @@
 # Segmentation part of the small reproduction
 # (tools/experiments/reproduce_digits.py), CE baseline: the segmentation
-# demo's config (ResNet-18, the small ASPP head, the digits' own classes) on a
-# larger generated digit-scene set with larger digits and thicker masks (see
-# SEG_SCENES there), trained longer. The script points the backbone's
+# demo's config (ResNet-18, the small ASPP head, the digits' own classes, 48 px
+# scenes) on a larger generated digit-scene set (see SEG_SCENES there),
+# trained longer. The script points the backbone's
 # init_cfg at the MoCo-v2 digits checkpoint
 # (configs/reproduce/mocov2_resnet18_digits.py).
 _base_ = '../demo/deeplabv3_r18_ce_digit-scenes.py'

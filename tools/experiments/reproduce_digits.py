@@ -45,12 +45,14 @@ from runner import REPO, evaluate, run, run_parallel, train_once
 
 DATA = 'data/repro/digits'
 SEG_DATA = 'data/repro/digit_scenes/VOC2012'
-# 32 px digits (the pre-training scale), thick masks, at most 2 per scene;
-# 200 validation scenes to choose on, 1000 held-out test scenes to report on
+# 32 px digits (the pre-training scale), thick masks, at most 2 per scene on
+# the demo's 48 px canvas; 200 validation scenes to choose on, 1000 test
+# scenes to report on
 SEG_SCENES = dict(
     num_train=1000,
     num_val=200,
     num_test=1000,
+    canvas=48,
     digit_size=32,
     max_digits=2,
     mask_threshold=0.3,
