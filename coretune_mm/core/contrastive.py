@@ -130,6 +130,11 @@ def focal_supcon_loss(z: torch.Tensor,
 # rows of the (N, N) similarity handled at once: bounds the memory of the
 # loss to about this many floats per intermediate, whatever N
 _CHUNK_ELEMENTS = 2**22
+# up to this many pairs (N * N; 64 MiB of float32, N = 4096) the forward pass
+# keeps the loss's gradient with respect to the similarities for the backward
+# pass, which is then two matrix products; above it the backward pass
+# recomputes each block, so that memory stays O(N) for any N
+_STORE_ELEMENTS = 2**24
 
 
 def _row_chunks(num: int):
@@ -141,26 +146,49 @@ def _pair_terms(z: torch.Tensor, classes: torch.Tensor, start: int, stop: int,
                 temperature: float):
     """For anchors ``start:stop``: the positive mask, log p (0 off the
     positives) and the softmax q over the other samples."""
-    rows = torch.arange(start, stop, device=z.device)
-    logits = z[start:stop] @ z.t() / temperature
-    self_pair = rows[:, None] == torch.arange(
-        z.size(0), device=z.device)[None, :]
-    logits = logits.masked_fill(self_pair, float('-inf'))
-    log_denominator = torch.logsumexp(logits, dim=1, keepdim=True)
-    positive = (classes[start:stop, None] == classes[None, :]) & ~self_pair
+    logits = z[start:stop] @ (z.t() / temperature)
+    # the anchors' own pairs: element (i, start + i) of the block
+    logits.diagonal(offset=start).fill_(float('-inf'))
+    log_q = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    positive = classes[start:stop, None] == classes[None, :]
+    positive.diagonal(offset=start).fill_(False)
     # log p <= 0 on every positive pair, so exp never overflows
-    log_prob = torch.where(positive, logits - log_denominator,
-                           logits.new_zeros(()))
-    return positive, log_prob, (logits - log_denominator).exp()
+    return positive, log_q.masked_fill(~positive, 0), log_q.exp()
+
+
+def _logit_grad(positive: torch.Tensor, log_prob: torch.Tensor,
+                softmax: torch.Tensor, anchor_weight: torch.Tensor,
+                gamma: float) -> torch.Tensor:
+    """dL/ds for a block of anchors (``anchor_weight``: their weights in the
+    mean): ``g_ik - q_ik sum_j g_ij`` with ``g_ij = c_i l'(log p_ij)`` on the
+    positive pairs."""
+    if gamma == 0:
+        slope = -torch.ones_like(log_prob)
+    else:
+        # p = q on the positive pairs (log p is 0, so p is 1, elsewhere)
+        prob = softmax.masked_fill(~positive, 1)
+        weight = (1 - prob).clamp_min(0)
+        if gamma == 1:
+            slope = -weight + log_prob * prob
+        else:
+            safe = torch.where(weight > 0, weight, torch.ones_like(weight))
+            slope = -weight.pow(gamma) + torch.where(
+                weight > 0, gamma * log_prob * prob * safe.pow(gamma - 1),
+                torch.zeros_like(weight))
+    pair_grad = torch.where(positive, slope, torch.zeros_like(slope))
+    pair_grad = pair_grad * anchor_weight[:, None]
+    return pair_grad - softmax * pair_grad.sum(dim=1, keepdim=True)
 
 
 class _FocalSupCon(torch.autograd.Function):
     """The focal supervised contrastive loss with an analytic backward.
 
-    Forward and backward walk over blocks of anchors and keep nothing of
-    size (N, N) between them (the blocks are recomputed in the backward
-    pass), so the loss's memory stays O(N) plus one block, and no step
-    depends on how many positives there are (no host synchronisation).
+    Forward and backward walk over blocks of anchors, and no step depends on
+    how many positives there are (no host synchronisation). Up to
+    ``_STORE_ELEMENTS`` pairs the forward pass also writes dL/ds (N x N) for
+    the backward pass; above it nothing of size (N, N) is kept (the blocks
+    are recomputed in the backward pass), so memory stays O(N) plus one
+    block.
 
     With ``s_ik = z_i . z_k / tau``, ``q_ik`` the softmax of ``s_i`` over
     ``k != i`` and ``g_ij = c_i l'(log p_ij)`` on positive pairs (``c_i``
@@ -181,57 +209,57 @@ class _FocalSupCon(torch.autograd.Function):
             else z.new_full((num, ), float(num))
         # weight of each anchor's sum in the mean over anchors with positives
         anchor_weight = has_positive / norm / has_positive.sum().clamp_min(1)
+        store = ctx.needs_input_grad[0] and num * num <= _STORE_ELEMENTS
+        logit_grad = z.new_empty(num, num) if store else None
         loss = z.new_zeros(())
         focal_sum = z.new_zeros(())
         for start, stop in _row_chunks(num):
-            positive, log_prob, _ = _pair_terms(z, classes, start, stop,
-                                                temperature)
+            positive, log_prob, softmax = _pair_terms(z, classes, start, stop,
+                                                      temperature)
             if gamma == 0:
                 pair_loss = -log_prob
             else:
-                weight = (1 - log_prob.exp()).clamp_min(0)
+                weight = (1 - softmax).clamp_min(0).masked_fill(~positive, 0)
                 focal = weight if gamma == 1 else weight.pow(gamma)
                 pair_loss = -focal * log_prob
                 focal_sum = focal_sum + (focal * positive).sum()
             loss = loss + (pair_loss.sum(dim=1) *
                            anchor_weight[start:stop]).sum()
+            if store:
+                logit_grad[start:stop] = _logit_grad(positive, log_prob,
+                                                     softmax,
+                                                     anchor_weight[start:stop],
+                                                     gamma)
         pairs = num_positives.sum()
         focal_weight = focal_sum / pairs.clamp_min(1) if gamma != 0 \
             else z.new_ones(())
         focal_weight = torch.where(pairs > 0, focal_weight, z.new_ones(()))
         mean_positives = num_positives.mean()
-        ctx.save_for_backward(z, classes, anchor_weight)
+        if store:
+            ctx.save_for_backward(z, logit_grad)
+        else:
+            ctx.save_for_backward(z, classes, anchor_weight)
+        ctx.store = store
         ctx.temperature, ctx.gamma = temperature, gamma
         ctx.mark_non_differentiable(mean_positives, focal_weight)
         return loss, mean_positives, focal_weight
 
     @staticmethod
     def backward(ctx, grad_loss, *_):
-        z, classes, anchor_weight = ctx.saved_tensors
         temperature, gamma = ctx.temperature, ctx.gamma
+        if ctx.store:
+            z, logit_grad = ctx.saved_tensors
+            scale = grad_loss / temperature
+            return ((logit_grad @ z + logit_grad.t() @ z) * scale, None, None,
+                    None, None)
+        z, classes, anchor_weight = ctx.saved_tensors
         grad_z = torch.zeros_like(z)
         for start, stop in _row_chunks(z.size(0)):
             positive, log_prob, softmax = _pair_terms(z, classes, start, stop,
                                                       temperature)
-            if gamma == 0:
-                slope = -torch.ones_like(log_prob)
-            else:
-                prob = log_prob.exp()
-                weight = (1 - prob).clamp_min(0)
-                if gamma == 1:
-                    slope = -weight + log_prob * prob
-                else:
-                    safe = torch.where(weight > 0, weight,
-                                       torch.ones_like(weight))
-                    slope = -weight.pow(gamma) + torch.where(
-                        weight > 0,
-                        gamma * log_prob * prob * safe.pow(gamma - 1),
-                        torch.zeros_like(weight))
-            pair_grad = torch.where(positive, slope, torch.zeros_like(slope))
-            pair_grad = pair_grad * (
-                anchor_weight[start:stop, None] * grad_loss)
-            grad_logits = pair_grad - softmax * pair_grad.sum(
-                dim=1, keepdim=True)
+            grad_logits = _logit_grad(positive, log_prob, softmax,
+                                      anchor_weight[start:stop],
+                                      gamma) * grad_loss
             grad_z[start:stop] += grad_logits @ z / temperature
             grad_z += grad_logits.t() @ z[start:stop] / temperature
         return grad_z, None, None, None, None

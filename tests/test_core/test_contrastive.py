@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pytest
@@ -160,13 +161,17 @@ def test_length_mismatch():
 def test_analytic_gradient_matches_finite_differences(normalize, gamma,
                                                       monkeypatch):
     """The loss's hand-written backward against torch's numerical gradient in
-    float64, with blocks of one and of several anchors."""
+    float64, with blocks of one and of several anchors, the gradient kept
+    from the forward pass or recomputed."""
     import coretune_mm.core.contrastive as contrastive
     g = torch.Generator().manual_seed(2)
     z = torch.randn(9, 5, generator=g, dtype=torch.float64)
     classes = torch.tensor([0, 0, 1, 1, 1, 2, 3, 0, 2])
-    for elements in (9, 30, 2**22):  # 1 row, 3 rows, all rows per block
+    # blocks of 1 row, 3 rows, all rows; the gradient recomputed, or kept
+    blocks, kept = (9, 30, 2**22), (0, 2**24)
+    for elements, stored in itertools.product(blocks, kept):
         monkeypatch.setattr(contrastive, '_CHUNK_ELEMENTS', elements)
+        monkeypatch.setattr(contrastive, '_STORE_ELEMENTS', stored)
 
         def loss(x):
             return contrastive._FocalSupCon.apply(x, classes, 0.5, gamma,
@@ -199,16 +204,37 @@ def test_gradient_matches_autograd_of_the_slow_formula():
         ours.grad, ref.grad.float(), rtol=1e-4, atol=1e-6)
 
 
-def test_memory_stays_within_blocks():
-    """Nothing of size (N, N) is kept for the backward pass."""
+@pytest.mark.parametrize('num, kept', [(300, True), (301, False)])
+def test_memory_kept_for_backward(num, kept, monkeypatch):
+    """Up to ``_STORE_ELEMENTS`` pairs one (N, N) gradient is kept for the
+    backward pass; above it nothing of size (N, N), and the gradient is the
+    same either way."""
+    import coretune_mm.core.contrastive as contrastive
+    monkeypatch.setattr(contrastive, '_STORE_ELEMENTS', 300 * 300)
     saved = []
 
     def pack(tensor):
         saved.append(tensor.numel())
         return tensor
 
-    z = F.normalize(torch.randn(300, 8), dim=1).requires_grad_()
-    labels = torch.arange(300) % 4
+    g = torch.Generator().manual_seed(4)
+    z = F.normalize(torch.randn(num, 8, generator=g), dim=1)
+    labels = torch.arange(num) % 4
+    ours = z.clone().requires_grad_()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        focal_supcon_loss(z, labels)
-    assert max(saved) < 300 * 300 / 10
+        loss = focal_supcon_loss(ours, labels)
+    big = [n for n in saved if n >= num * num / 10]
+    assert big == ([num * num] if kept else [])
+    loss.backward()
+    monkeypatch.setattr(contrastive, '_STORE_ELEMENTS', 0 if kept else 2**24)
+    other = z.clone().requires_grad_()
+    focal_supcon_loss(other, labels).backward()
+    torch.testing.assert_close(ours.grad, other.grad, rtol=1e-5, atol=1e-7)
+
+
+def test_nothing_is_kept_without_gradient():
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: saved.append(t) or t, lambda t: t):
+        focal_supcon_loss(torch.randn(50, 8), torch.arange(50) % 3)
+    assert saved == []
