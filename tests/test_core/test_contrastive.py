@@ -161,8 +161,8 @@ def test_length_mismatch():
 def test_analytic_gradient_matches_finite_differences(normalize, gamma,
                                                       monkeypatch):
     """The loss's hand-written backward against torch's numerical gradient in
-    float64, with blocks of one and of several anchors, the gradient kept
-    from the forward pass or recomputed."""
+    float64, with blocks of one and of several anchors, the gradient kept from
+    the forward pass or recomputed."""
     import coretune_mm.core.contrastive as contrastive
     g = torch.Generator().manual_seed(2)
     z = torch.randn(9, 5, generator=g, dtype=torch.float64)
