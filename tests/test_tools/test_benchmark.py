@@ -56,10 +56,27 @@ def test_pair_reports_ratios(tmp_path):
     ]
     report = load_benchmark().main([
         'pair', *configs, '--batch', '4', '--size', '32', '--steps', '1',
-        '--warmup', '0'
+        '--warmup', '0', '--cfg-options', 'model.head.num_classes=5'
     ])
+    assert report['cfg_options'] == ['model.head.num_classes=5']
     assert report['step_time_ratio'] > 0
     assert report['peak_memory_ratio'] > 0
+
+
+def test_cfg_options_change_the_model_both_methods_build():
+    """``--cfg-options`` reach the built model as ``tools/train.py`` reads
+    them (typed values), for the memory subprocess too."""
+    benchmark = load_benchmark()
+    options = ['model.backbone.depth=18', 'a.b=[1,2]', 'c=None']
+    expected = {'model.backbone.depth': 18, 'a.b': [1, 2], 'c': None}
+    assert benchmark.parse_options(options) == expected
+    assert benchmark.parse_options([]) == {}
+    config = osp.join(REPO, 'configs', 'demo',
+                      'resnet18_coretune_digits-folder.py')
+    model, _ = benchmark._build(
+        config, 'cpu', ['model.backbone.depth=34', 'model.head.num_classes=3'])
+    assert len(model.backbone.layer1) == 3  # ResNet-34: 3 basic blocks
+    assert model.head.num_classes == 3
 
 
 def fake_command(folder, name: str) -> str:

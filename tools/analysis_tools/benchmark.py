@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -47,12 +48,24 @@ def _peak_memory_mb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _build(config: str, device: str):
+def parse_options(options: Optional[List[str]]) -> dict:
+    """``key=value`` strings, as ``tools/train.py --cfg-options`` reads
+    them."""
+    if not options:
+        return {}
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(['--cfg-options', *options]).cfg_options
+
+
+def _build(config: str, device: str, options: Optional[List[str]] = None):
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
 
     import coretune_mm  # noqa: F401
     cfg = Config.fromfile(config)
+    cfg.merge_from_dict(parse_options(options))
     cfg.model.backbone.init_cfg = None  # random weights: no checkpoint needed
     if cfg.model.get('pretrained'):
         cfg.model.pretrained = None
@@ -104,34 +117,44 @@ def _train_step(model, optimizer, inputs, samples, device) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def _prepare(config, device, batch, size):
+def _prepare(config, device, batch, size, options=None):
     torch.manual_seed(0)
-    model, scope = _build(config, device)
+    model, scope = _build(config, device, options)
     inputs, samples = _batch(scope, model, batch, size, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     return model, optimizer, inputs, samples
 
 
-def measure_memory(config: str, device: str, batch: int, size: int,
-                   steps: int) -> dict:
+def measure_memory(config: str,
+                   device: str,
+                   batch: int,
+                   size: int,
+                   steps: int,
+                   options: Optional[List[str]] = None) -> dict:
     """Peak memory (MiB) of training steps of one config, alone."""
     if device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
-    model, optimizer, inputs, samples = _prepare(config, device, batch, size)
+    model, optimizer, inputs, samples = _prepare(config, device, batch, size,
+                                                 options)
     for _ in range(steps):
         _train_step(model, optimizer, inputs, samples, device)
     return dict(
         config=os.path.relpath(config, REPO), peak_mb=_peak_memory_mb(device))
 
 
-def measure_times(configs, device: str, batch: int, size: int, steps: int,
-                  warmup: int) -> list:
+def measure_times(configs,
+                  device: str,
+                  batch: int,
+                  size: int,
+                  steps: int,
+                  warmup: int,
+                  options: Optional[List[str]] = None) -> list:
     """Median step time (ms) of each config, steps interleaved A, B, A, B...
 
     Interleaving in one process exposes both models to the same machine load,
     which matters on shared CPUs.
     """
-    runs = [_prepare(c, device, batch, size) for c in configs]
+    runs = [_prepare(c, device, batch, size, options) for c in configs]
     times = [[] for _ in configs]
     for step in range(warmup + steps):
         for run, record in zip(runs, times):
@@ -152,12 +175,14 @@ def run_pair(args) -> dict:
             str(args.size), '--steps',
             str(args.warmup + 1)
         ]
+        if args.cfg_options:
+            cmd += ['--cfg-options', *args.cfg_options]
         out = subprocess.run(
             cmd, check=True, capture_output=True, text=True, cwd=REPO)
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
     ce_ms, core_ms = measure_times([args.ce_config, args.core_config],
                                    args.device, args.batch, args.size,
-                                   args.steps, args.warmup)
+                                   args.steps, args.warmup, args.cfg_options)
     results['ce']['step_ms'], results['core']['step_ms'] = ce_ms, core_ms
     report = dict(
         device=_device_name(args.device),
@@ -169,6 +194,8 @@ def run_pair(args) -> dict:
         step_time_ratio=core_ms / ce_ms,
         peak_memory_ratio=results['core']['peak_mb'] /
         results['ce']['peak_mb'])
+    if args.cfg_options:
+        report['cfg_options'] = list(args.cfg_options)
     if not args.device.startswith('cuda'):
         report['note'] = ('CPU run at reduced resolution; peak memory is the '
                           "process's peak RSS")
@@ -258,6 +285,12 @@ def main(argv=None) -> dict:
         p.add_argument('--size', type=int, default=64)
         p.add_argument('--steps', type=int, default=10)
         p.add_argument('--warmup', type=int, default=2)
+        p.add_argument(
+            '--cfg-options',
+            nargs='+',
+            default=[],
+            help='override settings of both configs, key=value, as '
+            'tools/train.py reads them (e.g. model.backbone.depth=18)')
         p.add_argument('--json', help='also write the report here')
     p = sub.add_parser('scaling')
     p.add_argument('--device', default='cpu')
@@ -273,7 +306,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.mode == 'memory':
         report = measure_memory(args.config, args.device, args.batch,
-                                args.size, args.steps)
+                                args.size, args.steps, args.cfg_options)
         print(json.dumps(report))
         return report
     report = run_pair(args) if args.mode == 'pair' else run_scaling(args)

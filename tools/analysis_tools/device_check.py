@@ -5,7 +5,8 @@ error that stopped it, so one failing part does not hide the others; the
 whole result is one JSON file and a printed summary (the GPU rows of
 ``docs/results.md``). ``tools/gpu_check.sh`` installs what a bare machine
 lacks and calls this script; ``--dry-run`` runs the same parts on the CPU at
-tiny sizes (CI runs it, so the check cannot rot)::
+tiny sizes, with the configs' backbones cut to ResNet-18 and narrower heads
+(CI runs it, so the check cannot rot)::
 
     python tools/analysis_tools/device_check.py --out check.json
     python tools/analysis_tools/device_check.py --dry-run --out check.json
@@ -62,9 +63,19 @@ FULL = dict(
     overhead=dict(cls=(64, 224), seg=(4, 512), steps=20, warmup=5),
     scaling=dict(sizes=[256, 512, 1024, 2048, 4096, 8192], naive_max=2048),
     limits=dict(precision=120, resume=90, overhead=240, scaling=90))
+# the dry run's models: the same configs and code paths with a ResNet-18 and
+# narrow heads (minutes less on 2 CPU cores)
+SMALL = dict(
+    cls=['model.backbone.depth=18', 'model.head.in_channels=512'],
+    seg=[
+        'model.backbone.depth=18', 'model.decode_head.in_channels=512',
+        'model.decode_head.channels=64',
+        'model.auxiliary_head.in_channels=256',
+        'model.auxiliary_head.channels=64'
+    ])
 DRY = dict(
-    precision=dict(cls=(4, 32), seg=(2, 64), steps=2),
-    overhead=dict(cls=(4, 32), seg=(2, 64), steps=2, warmup=1),
+    precision=dict(cls=(4, 32), seg=(2, 32), steps=2, options=SMALL),
+    overhead=dict(cls=(4, 32), seg=(2, 32), steps=2, warmup=1, options=SMALL),
     scaling=dict(sizes=[64, 128], naive_max=64),
     limits=dict(precision=600, resume=300, overhead=300, scaling=120))
 
@@ -177,7 +188,8 @@ def check_precision(device: str, sizes: dict) -> dict:
             config = osp.join(REPO, pattern.format(method))
             # one copy per run: the same weights and the same state of the
             # head's own random stream
-            pristine, scope = bench._build(config, device)
+            pristine, scope = bench._build(config, device,
+                                           sizes.get('options', {}).get(task))
             inputs, samples = bench._batch(scope, pristine, batch, size,
                                            device)
             models = {method: pristine}
@@ -312,7 +324,8 @@ def check_overhead(device: str, sizes: dict) -> dict:
             batch=batch,
             size=size,
             steps=sizes['steps'],
-            warmup=sizes['warmup'])
+            warmup=sizes['warmup'],
+            cfg_options=sizes.get('options', {}).get(task, []))
         report[task] = bench.run_pair(args)
     return report
 
