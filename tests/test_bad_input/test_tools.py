@@ -31,9 +31,10 @@ def test_test_refuses_a_missing_or_unreadable_checkpoint(
         digits, tmp_path, outputs, not_a_checkpoint, truncated_checkpoint):
     out = str(outputs / 'out.pth')
     absent = str(tmp_path / 'absent.pth')
-    for checkpoint, message in ((absent, 'no such file'), (not_a_checkpoint,
-                                                           'cannot read'),
-                                (truncated_checkpoint, 'cannot read')):
+    for checkpoint, message, process in ((absent, 'no such file', True),
+                                         (not_a_checkpoint, 'cannot read',
+                                          False), (truncated_checkpoint,
+                                                   'cannot read', False)):
         refused([
             tool('test.py'), CLS_CONFIG, checkpoint, '--out', out,
             '--work-dir',
@@ -42,7 +43,8 @@ def test_test_refuses_a_missing_or_unreadable_checkpoint(
                 'checkpoint:',
                 message,
                 checkpoint,
-                keep=str(outputs))
+                keep=str(outputs),
+                process=process)
 
 
 def cls_checkpoint(path) -> str:
@@ -109,7 +111,8 @@ def test_convert_refuses_what_it_cannot_convert(tmp_path, outputs,
     dst = str(outputs / 'out.pth')
     refused([convert, str(tmp_path / 'absent.pth'), dst],
             'src: no such file',
-            keep=str(outputs))
+            keep=str(outputs),
+            process=True)
     for bad in (not_a_checkpoint, truncated_checkpoint):
         refused([convert, bad, dst],
                 'src: cannot read',
@@ -144,7 +147,8 @@ def test_strip_refuses_what_it_cannot_strip(tmp_path, outputs,
     dst = str(outputs / 'out.pth')
     refused([strip, str(tmp_path / 'absent.pth'), dst],
             'src: no such file',
-            keep=str(outputs))
+            keep=str(outputs),
+            process=True)
     for bad in (not_a_checkpoint, truncated_checkpoint):
         refused([strip, bad, dst], 'src: cannot read', bad, keep=str(outputs))
     no_tensors = tmp_path / 'meta.pth'
