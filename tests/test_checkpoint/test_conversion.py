@@ -1,6 +1,4 @@
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -124,7 +122,7 @@ def test_backbone_tensors_outside_the_depth_are_errors(backbone):
         convert_csl_checkpoint(extra_layer)
 
 
-def test_cli_writes_the_depth(tmp_path):
+def test_cli_writes_the_depth(tmp_path, load_tool, capsys):
     import torchvision.models as tvm
     state = tvm.resnet101(weights=None).state_dict()
     src = tmp_path / 'moco101.pth'
@@ -133,53 +131,28 @@ def test_cli_writes_the_depth(tmp_path):
             f'module.encoder_q.{k}': v
             for k, v in state.items()
         }), src)
-    tool = osp.join(REPO, 'tools', 'model_converters', 'convert_checkpoint.py')
-    ok = subprocess.run(
-        [sys.executable, tool,
-         str(src), str(tmp_path / 'out.pth')],
-        capture_output=True,
-        text=True)
-    assert ok.returncode == 0, ok.stderr
-    assert 'ResNet-101' in ok.stdout
-    assert 'model.backbone.depth=101' in ok.stdout
+    tool = load_tool('model_converters/convert_checkpoint.py')
+    tool.main([str(src), str(tmp_path / 'out.pth')])
+    printed = capsys.readouterr().out
+    assert 'ResNet-101' in printed
+    assert 'model.backbone.depth=101' in printed
     out = torch.load(tmp_path / 'out.pth', weights_only=True)
     assert out['meta'] == dict(layout='moco_v1_v2', depth=101)
-    refused = subprocess.run([
-        sys.executable, tool,
-        str(src),
-        str(tmp_path / 'out50.pth'), '--depth', '50'
-    ],
-                             capture_output=True,
-                             text=True)
-    assert refused.returncode != 0
-    assert 'expected a ResNet-50' in refused.stderr.strip().splitlines()[-1]
+    with pytest.raises(SystemExit, match='expected a ResNet-50'):
+        tool.main([str(src), str(tmp_path / 'out50.pth'), '--depth', '50'])
     assert not (tmp_path / 'out50.pth').exists()
-    same = subprocess.run([sys.executable, tool,
-                           str(src), str(src)],
-                          capture_output=True,
-                          text=True)
-    assert same.returncode != 0 and 'dst:' in same.stderr
+    with pytest.raises(SystemExit, match='dst:'):
+        tool.main([str(src), str(src)])
     assert torch.load(src, weights_only=True)['state_dict']
 
 
-def test_cli_refuses_a_truncated_file(tmp_path, backbone):
+def test_cli_refuses_a_truncated_file(tmp_path, backbone, load_tool, capsys):
     src = tmp_path / 'moco.pth'
     torch.save(fake('moco_v1_v2', backbone), src)
     data = src.read_bytes()
     (tmp_path / 'cut.pth').write_bytes(data[:len(data) // 2])
-    tool = osp.join(REPO, 'tools', 'model_converters', 'convert_checkpoint.py')
-    ok = subprocess.run(
-        [sys.executable, tool,
-         str(src), str(tmp_path / 'out.pth')],
-        capture_output=True,
-        text=True)
-    assert ok.returncode == 0, ok.stderr
-    assert 'moco_v1_v2' in ok.stdout
-    bad = subprocess.run([
-        sys.executable, tool,
-        str(tmp_path / 'cut.pth'),
-        str(tmp_path / 'out2.pth')
-    ],
-                         capture_output=True,
-                         text=True)
-    assert bad.returncode != 0 and 'cannot read' in bad.stderr
+    tool = load_tool('model_converters/convert_checkpoint.py')
+    tool.main([str(src), str(tmp_path / 'out.pth')])
+    assert 'moco_v1_v2' in capsys.readouterr().out
+    with pytest.raises(SystemExit, match='cannot read'):
+        tool.main([str(tmp_path / 'cut.pth'), str(tmp_path / 'out2.pth')])

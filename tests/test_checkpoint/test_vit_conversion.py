@@ -1,7 +1,6 @@
 """MoCo v3 / DINO ViT releases (timm names) to MMPretrain's names, on generated
 checkpoints with the releases' key layouts."""
 import math
-import os.path as osp
 from collections import OrderedDict
 
 import pytest
@@ -10,7 +9,6 @@ import torch.nn.functional as F
 
 from coretune_mm.checkpoint import convert_vit_checkpoint, detect_vit_layout
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 WIDTH, BLOCKS, MLP, PATCH, IMAGE = 16, 2, 40, 8, 32
 
 
@@ -164,13 +162,8 @@ def test_not_a_vit():
         detect_vit_layout({'conv1.weight': torch.zeros(1)})
 
 
-def test_cli_converts_a_vit(tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'convert_checkpoint',
-        osp.join(REPO, 'tools', 'model_converters', 'convert_checkpoint.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+def test_cli_converts_a_vit(tmp_path, load_tool):
+    tool = load_tool('model_converters/convert_checkpoint.py')
     src, dst = tmp_path / 'vit.pth.tar', tmp_path / 'vit.pth'
     torch.save(release('moco_v3_vit', timm_vit()), src)
     tool.main([str(src), str(dst)])
