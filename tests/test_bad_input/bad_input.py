@@ -9,6 +9,7 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+import time
 import traceback
 from typing import Dict, List, Optional, Tuple
 
@@ -69,12 +70,19 @@ def _tool_module(path: str):
 
 
 _TOOLS = {}
+_STARTED = [0.0]
 
 
 def _run_in_process(args: List[str]) -> Tuple[int, str]:
     """``python *args`` as the interpreter would end it, in this process: the
     exit status and stderr, closed by what an uncaught exception or
     ``SystemExit`` prints there."""
+    # MMEngine names a run's log folder after the second it starts in: two
+    # runs in one second would write to one log file
+    now = time.time()
+    if int(now) == int(_STARTED[0]):
+        time.sleep(1 - now % 1)
+    _STARTED[0] = time.time()
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         try:
