@@ -144,21 +144,22 @@ def _row_chunks(num: int):
 
 def _pair_terms(z: torch.Tensor, classes: torch.Tensor, start: int, stop: int,
                 temperature: float):
-    """For anchors ``start:stop``: the positive mask, log p (0 off the
-    positives) and the softmax q over the other samples."""
+    """For anchors ``start:stop``: the positive mask, its complement, log p (0
+    off the positives) and the softmax q over the other samples."""
     logits = z[start:stop] @ (z.t() / temperature)
     # the anchors' own pairs: element (i, start + i) of the block
     logits.diagonal(offset=start).fill_(float('-inf'))
     log_q = logits - torch.logsumexp(logits, dim=1, keepdim=True)
     positive = classes[start:stop, None] == classes[None, :]
     positive.diagonal(offset=start).fill_(False)
+    other = ~positive
     # log p <= 0 on every positive pair, so exp never overflows
-    return positive, log_q.masked_fill(~positive, 0), log_q.exp()
+    return positive, other, log_q.masked_fill(other, 0), log_q.exp()
 
 
-def _logit_grad(positive: torch.Tensor, log_prob: torch.Tensor,
-                softmax: torch.Tensor, anchor_weight: torch.Tensor,
-                gamma: float) -> torch.Tensor:
+def _logit_grad(positive: torch.Tensor, other: torch.Tensor,
+                log_prob: torch.Tensor, softmax: torch.Tensor,
+                anchor_weight: torch.Tensor, gamma: float) -> torch.Tensor:
     """dL/ds for a block of anchors (``anchor_weight``: their weights in the
     mean): ``g_ik - q_ik sum_j g_ij`` with ``g_ij = c_i l'(log p_ij)`` on the
     positive pairs."""
@@ -166,7 +167,7 @@ def _logit_grad(positive: torch.Tensor, log_prob: torch.Tensor,
         slope = -torch.ones_like(log_prob)
     else:
         # p = q on the positive pairs (log p is 0, so p is 1, elsewhere)
-        prob = softmax.masked_fill(~positive, 1)
+        prob = softmax.masked_fill(other, 1)
         weight = (1 - prob).clamp_min(0)
         if gamma == 1:
             slope = -weight + log_prob * prob
@@ -214,19 +215,19 @@ class _FocalSupCon(torch.autograd.Function):
         loss = z.new_zeros(())
         focal_sum = z.new_zeros(())
         for start, stop in _row_chunks(num):
-            positive, log_prob, softmax = _pair_terms(z, classes, start, stop,
-                                                      temperature)
+            positive, other, log_prob, softmax = _pair_terms(
+                z, classes, start, stop, temperature)
             if gamma == 0:
                 pair_loss = -log_prob
             else:
-                weight = (1 - softmax).clamp_min(0).masked_fill(~positive, 0)
+                weight = (1 - softmax).clamp_min(0).masked_fill(other, 0)
                 focal = weight if gamma == 1 else weight.pow(gamma)
                 pair_loss = -focal * log_prob
                 focal_sum = focal_sum + (focal * positive).sum()
             loss = loss + (pair_loss.sum(dim=1) *
                            anchor_weight[start:stop]).sum()
             if store:
-                logit_grad[start:stop] = _logit_grad(positive, log_prob,
+                logit_grad[start:stop] = _logit_grad(positive, other, log_prob,
                                                      softmax,
                                                      anchor_weight[start:stop],
                                                      gamma)
@@ -255,9 +256,9 @@ class _FocalSupCon(torch.autograd.Function):
         z, classes, anchor_weight = ctx.saved_tensors
         grad_z = torch.zeros_like(z)
         for start, stop in _row_chunks(z.size(0)):
-            positive, log_prob, softmax = _pair_terms(z, classes, start, stop,
-                                                      temperature)
-            grad_logits = _logit_grad(positive, log_prob, softmax,
+            positive, other, log_prob, softmax = _pair_terms(
+                z, classes, start, stop, temperature)
+            grad_logits = _logit_grad(positive, other, log_prob, softmax,
                                       anchor_weight[start:stop],
                                       gamma) * grad_loss
             grad_z[start:stop] += grad_logits @ z / temperature
