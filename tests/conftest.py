@@ -1,7 +1,9 @@
 import inspect
+import os
 import os.path as osp
 import subprocess
 import sys
+from typing import Optional
 
 import pytest
 import torch
@@ -53,16 +55,28 @@ def _default_scope(request):
 
 @pytest.fixture()
 def run_tool():
-    """Run a script with this Python from the repository root; a failure shows
-    the end of its stderr."""
+    """``run_tool(script, *args, cwd=REPO, threads=None)``: run a script with
+    this Python and return its stdout and stderr; a failure shows the end of
+    its stderr.
 
-    def run(*args: str, timeout: int = 900) -> None:
+    ``threads`` sets ``OMP_NUM_THREADS``.
+    """
+
+    def run(*args: str,
+            cwd: str = REPO,
+            threads: Optional[int] = None,
+            timeout: int = 900) -> str:
+        env = dict(os.environ)
+        if threads:
+            env['OMP_NUM_THREADS'] = str(threads)
         done = subprocess.run([sys.executable, *args],
-                              cwd=REPO,
+                              cwd=cwd,
+                              env=env,
                               capture_output=True,
                               text=True,
                               timeout=timeout)
         assert done.returncode == 0, done.stderr[-4000:]
+        return done.stdout + done.stderr
 
     return run
 

@@ -4,10 +4,7 @@ train and test Core-tuning configs through `custom_imports` alone; ours
 train and test a user's config that inherits a shipped one as
 `coretune_mm::PATH` (the hosts' tools read `_base_` before
 `custom_imports`, so they cannot)."""
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
@@ -22,18 +19,6 @@ def host_tool(package: str, name: str) -> str:
     return osp.join(osp.dirname(module.__file__), '.mim', 'tools', name)
 
 
-def run(args, cwd):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    done = subprocess.run([sys.executable, *args],
-                          cwd=cwd,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout + done.stderr
-
-
 def loader_options(root):
     return [f'{loader}.dataset.data_root={root}' for loader in LOADERS] + [
         f'{loader}.{key}' for loader in LOADERS
@@ -43,7 +28,7 @@ def loader_options(root):
 
 @pytest.mark.parametrize('tools', ['host', 'ours'])
 @pytest.mark.parametrize('task', ['segmentation', 'classification'])
-def test_tools_train_and_test(task, tools, tmp_path):
+def test_tools_train_and_test(task, tools, tmp_path, run_tool):
     if task == 'segmentation':
         package, metric = 'mmseg', 'mIoU'
         root = make_digits_voc(
@@ -80,14 +65,24 @@ def test_tools_train_and_test(task, tools, tmp_path):
     work_dir = str(tmp_path / 'work')
     # run from outside the repository: nothing but custom_imports brings
     # coretune_mm in (or, for ours, the tool itself)
-    trained = run(
-        [train, config, '--work-dir', work_dir, '--cfg-options', *options],
-        cwd=str(tmp_path))
+    trained = run_tool(
+        train,
+        config,
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        *options,
+        cwd=str(tmp_path),
+        threads=1)
     assert loss in trained
-    tested = run([
-        test, config,
-        osp.join(work_dir, checkpoint), '--work-dir',
-        str(tmp_path / 'test'), '--cfg-options', *options
-    ],
-                 cwd=str(tmp_path))
+    tested = run_tool(
+        test,
+        config,
+        osp.join(work_dir, checkpoint),
+        '--work-dir',
+        str(tmp_path / 'test'),
+        '--cfg-options',
+        *options,
+        cwd=str(tmp_path),
+        threads=1)
     assert metric in tested and 'feature_ratio' in tested
