@@ -70,31 +70,33 @@ def _tool_module(path: str):
 
 
 _TOOLS = {}
-_STARTED = [0.0]
+_ENDED = [0.0]
 
 
 def _run_in_process(args: List[str]) -> Tuple[int, str]:
     """``python *args`` as the interpreter would end it, in this process: the
     exit status and stderr, closed by what an uncaught exception or
     ``SystemExit`` prints there."""
-    # MMEngine names a run's log folder after the second it starts in: two
-    # runs in one second would write to one log file
+    # MMEngine names a run's log folder after the second its Runner is built
+    # in: start in a later second than the one the last run ended in, or two
+    # runs would share one log file
     now = time.time()
-    if int(now) == int(_STARTED[0]):
+    if int(now) == int(_ENDED[0]):
         time.sleep(1 - now % 1)
-    _STARTED[0] = time.time()
     err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        try:
+    try:
+        with contextlib.redirect_stderr(err):
             _tool_module(args[0]).main(list(args[1:]))
-        except SystemExit as exit_:
-            code = exit_.code
-            if code is None or isinstance(code, int):
-                return code or 0, err.getvalue()
-            return 1, err.getvalue() + f'{code}\n'
-        except Exception as error:  # what the interpreter would print last
-            return 1, err.getvalue() + ''.join(
-                traceback.format_exception_only(type(error), error))
+    except SystemExit as exit_:
+        code = exit_.code
+        if code is None or isinstance(code, int):
+            return code or 0, err.getvalue()
+        return 1, err.getvalue() + f'{code}\n'
+    except Exception as error:  # what the interpreter would print last
+        return 1, err.getvalue() + ''.join(
+            traceback.format_exception_only(type(error), error))
+    finally:
+        _ENDED[0] = time.time()
     return 0, err.getvalue()
 
 

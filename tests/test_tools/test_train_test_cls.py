@@ -43,10 +43,10 @@ def test_train_then_test(method, digits, tmp_path, run_tool, logged):
     # validation of the same checkpoint
     assert metrics['accuracy/top1'] == pytest.approx(
         logged(work_dir, 'accuracy/top1'), abs=1e-3)
-    if method == 'ce':  # the host's own head: MMPretrain tests the rest
+    if method == 'ce':  # the output options run on the Core-tuning head
         return
-    # --out alone writes the predictions, as MMPretrain's tools/test.py does;
-    # --show-dir draws them
+    # --out without --out-item writes the predictions, as MMPretrain's
+    # tools/test.py does; --show-dir draws them
     predictions = str(tmp_path / 'pred.pkl')
     shown = tmp_path / 'shown'
     run_tool(

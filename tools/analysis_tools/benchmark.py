@@ -138,8 +138,11 @@ def measure_memory(config: str,
                                                  options)
     for _ in range(steps):
         _train_step(model, optimizer, inputs, samples, device)
-    return dict(
+    report = dict(
         config=os.path.relpath(config, REPO), peak_mb=_peak_memory_mb(device))
+    if options:
+        report['cfg_options'] = list(options)
+    return report
 
 
 def measure_times(configs,

@@ -63,8 +63,8 @@ FULL = dict(
     overhead=dict(cls=(64, 224), seg=(4, 512), steps=20, warmup=5),
     scaling=dict(sizes=[256, 512, 1024, 2048, 4096, 8192], naive_max=2048),
     limits=dict(precision=120, resume=90, overhead=240, scaling=90))
-# the dry run's models: the same configs and code paths with a ResNet-18 and
-# narrow heads (minutes less on 2 CPU cores)
+# the dry run's models: the same configs and heads with a ResNet-18 (basic
+# blocks) and narrow heads (minutes less on 2 CPU cores)
 SMALL = dict(
     cls=['model.backbone.depth=18', 'model.head.in_channels=512'],
     seg=[
