@@ -73,6 +73,8 @@ def test_cfg_options_change_the_model_both_methods_build():
     expected = {'model.backbone.depth': 18, 'a.b': [1, 2], 'c': None}
     assert benchmark.parse_options(options) == expected
     assert benchmark.parse_options([]) == {}
+    with pytest.raises(ValueError, match='--cfg-options: expected key=value'):
+        benchmark.main(['pair', 'a.py', 'b.py', '--cfg-options', 'depth'])
     config = osp.join(REPO, 'configs', 'demo',
                       'resnet18_coretune_digits-folder.py')
     model, _ = benchmark._build(

@@ -53,6 +53,10 @@ def parse_options(options: Optional[List[str]]) -> dict:
     them."""
     if not options:
         return {}
+    for option in options:
+        if '=' not in option:
+            raise ValueError(
+                f'--cfg-options: expected key=value, got {option!r}')
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -168,6 +172,7 @@ def measure_times(configs,
 
 
 def run_pair(args) -> dict:
+    parse_options(args.cfg_options)  # refused here, not in a subprocess
     results = {}
     for name, config in (('ce', args.ce_config), ('core', args.core_config)):
         # each model in its own process: peak RSS is per process on the CPU
