@@ -1,18 +1,17 @@
 import inspect
-import os
 import os.path as osp
-import subprocess
 import sys
 from typing import Optional
 
 import pytest
+import tool_runs
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 # what makes a test slow: a Runner, a tool in a subprocess, a process group,
 # an inferencer
-_SLOW_SOURCE = ('Runner.from_cfg', 'run_tool', 'subprocess.',
+_SLOW_SOURCE = ('Runner.from_cfg', 'run_tool', 'run_process', 'subprocess.',
                 'start_processes', "'tools'", 'pip wheel', 'Inferencer')
 # helpers elsewhere run the tools for these; every shipped config built
 _SLOW_PATHS = ('tests/test_bad_input/',
@@ -66,43 +65,20 @@ def run_tool():
             cwd: str = REPO,
             threads: Optional[int] = None,
             timeout: int = 900) -> str:
-        env = dict(os.environ)
-        if threads:
-            env['OMP_NUM_THREADS'] = str(threads)
-        done = subprocess.run([sys.executable, *args],
-                              cwd=cwd,
-                              env=env,
-                              capture_output=True,
-                              text=True,
-                              timeout=timeout)
-        assert done.returncode == 0, done.stderr[-4000:]
+        done = tool_runs.run_process([sys.executable, *args],
+                                     cwd=cwd,
+                                     threads=threads,
+                                     timeout=timeout)
         return done.stdout + done.stderr
 
     return run
 
 
-_TOOLS = {}
-
-
-def _load_tool(path: str):
-    """The script ``tools/<path>`` as a module, loaded once: its ``main(argv)``
-    runs in the test's process, seconds faster than the script as a process."""
-    if path not in _TOOLS:
-        import importlib.util
-        name = 'tool_' + osp.splitext(path)[0].replace('/', '_')
-        spec = importlib.util.spec_from_file_location(
-            name, osp.join(REPO, 'tools', path))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _TOOLS[path] = module
-    return _TOOLS[path]
-
-
 @pytest.fixture()
 def load_tool():
     """``load_tool('model_converters/strip_core_tuning.py')``: that script as a
-    module."""
-    return _load_tool
+    module, loaded once."""
+    return tool_runs.load_tool
 
 
 def _logged(work_dir: str, key: str) -> float:

@@ -1,17 +1,17 @@
-"""What the bad-input tests share: configs, options, a runner for the real
-entry points (in this process, or as a process) and the checks every case
-makes."""
+"""What the bad-input tests share: configs, options, the real entry points
+run in this process or as a process (through ``tool_runs``) and the checks
+every case makes."""
 import contextlib
-import importlib.util
 import io
 import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
 import time
 import traceback
 from typing import Dict, List, Optional, Tuple
+
+from tool_runs import load_tool, run_process
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS_CONFIG = osp.join(REPO, 'configs', 'demo',
@@ -57,19 +57,6 @@ def snapshot(folder: str) -> Dict[str, bytes]:
     return files
 
 
-def _tool_module(path: str):
-    """The tool at ``path`` as a module (loaded once)."""
-    if path not in _TOOLS:
-        name = 'bad_input_' + osp.splitext(osp.relpath(path, REPO))[0].replace(
-            osp.sep, '_')
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _TOOLS[path] = module
-    return _TOOLS[path]
-
-
-_TOOLS = {}
 _ENDED = [0.0]
 
 
@@ -86,7 +73,7 @@ def _run_in_process(args: List[str]) -> Tuple[int, str]:
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            _tool_module(args[0]).main(list(args[1:]))
+            load_tool(args[0]).main(list(args[1:]))
     except SystemExit as exit_:
         code = exit_.code
         if code is None or isinstance(code, int):
@@ -101,13 +88,10 @@ def _run_in_process(args: List[str]) -> Tuple[int, str]:
 
 
 def _run_process(args: List[str]) -> Tuple[int, str]:
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    done = subprocess.run([sys.executable, *args],
-                          cwd=REPO,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
+    done = run_process([sys.executable, *args],
+                       threads=1,
+                       timeout=600,
+                       check=False)
     return done.returncode, done.stderr
 
 

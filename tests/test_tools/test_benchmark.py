@@ -1,31 +1,24 @@
 """Smoke tests of tools/analysis_tools/benchmark.py and the launcher scripts
 (tiny cases): a renamed function or a wrong path cannot break a tool
 silently."""
-import importlib.util
 import json
 import os
 import os.path as osp
 import stat
-import subprocess
 
 import pytest
 import torch
 import torch.nn.functional as F
+from tool_runs import load_tool, run_process
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark', osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = 'analysis_tools/benchmark.py'
 
 
 def test_naive_reference_equals_the_core_loss():
     from coretune_mm.core import focal_supcon_loss
-    benchmark = load_benchmark()
+    benchmark = load_tool(SCRIPT)
     z = F.normalize(torch.randn(12, 8), dim=1)
     labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 0, 1, 2, 3, 4])
     assert torch.allclose(
@@ -36,7 +29,7 @@ def test_naive_reference_equals_the_core_loss():
 
 def test_scaling_runs_and_writes_its_table(tmp_path):
     out = tmp_path / 'scaling.json'
-    report = load_benchmark().main([
+    report = load_tool(SCRIPT).main([
         'scaling', '--sizes', '16', '48', '--naive-max', '16', '--steps', '1',
         '--warmup', '0', '--json',
         str(out)
@@ -54,7 +47,7 @@ def test_pair_reports_ratios(tmp_path):
         osp.join(REPO, 'configs', 'demo', f'resnet18_{m}_digits-folder.py')
         for m in ('ce', 'coretune')
     ]
-    report = load_benchmark().main([
+    report = load_tool(SCRIPT).main([
         'pair', *configs, '--batch', '4', '--size', '32', '--steps', '1',
         '--warmup', '0', '--cfg-options', 'model.head.num_classes=5'
     ])
@@ -68,7 +61,7 @@ def test_pair_reports_ratios(tmp_path):
 def test_cfg_options_change_the_model_both_methods_build():
     """``--cfg-options`` reach the built model as ``tools/train.py`` reads
     them (typed values)."""
-    benchmark = load_benchmark()
+    benchmark = load_tool(SCRIPT)
     options = ['model.backbone.depth=18', 'a.b=[1,2]', 'c=None']
     expected = {'model.backbone.depth': 18, 'a.b': [1, 2], 'c': None}
     assert benchmark.parse_options(options) == expected
@@ -109,12 +102,7 @@ def test_launchers_call_the_tools(tmp_path, script, args, launcher, after_tool,
     config (and checkpoint), the launcher option and the extra arguments."""
     record = fake_command(str(tmp_path), launcher)
     env = dict(os.environ, PATH=f'{tmp_path}{os.pathsep}{os.environ["PATH"]}')
-    done = subprocess.run(['bash',
-                           osp.join(REPO, 'tools', script), *args],
-                          env=env,
-                          capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr
+    run_process(['bash', osp.join(REPO, 'tools', script), *args], env=env)
     called = open(record).read().splitlines()
     tool = 'train.py' if 'train' in script else 'test.py'
     position = next(i for i, a in enumerate(called) if a.endswith(tool))

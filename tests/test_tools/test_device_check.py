@@ -1,31 +1,20 @@
 """tools/analysis_tools/device_check.py: its CPU dry run (what CI can run of
 the GPU check), the per-part time limit and the refusal without a GPU."""
-import importlib.util
 import json
-import os.path as osp
-import subprocess
 import sys
 import time
 
 import pytest
 import torch
+from tool_runs import load_tool, run_process
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_check():
-    spec = importlib.util.spec_from_file_location(
-        'device_check',
-        osp.join(REPO, 'tools', 'analysis_tools', 'device_check.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = 'analysis_tools/device_check.py'
 
 
 @pytest.mark.slow
 def test_dry_run_runs_every_part(tmp_path):
     out = tmp_path / 'check.json'
-    report = load_check().main(['--dry-run', '--out', str(out)])
+    report = load_tool(SCRIPT).main(['--dry-run', '--out', str(out)])
     assert json.loads(out.read_text()) == report
     parts = report['parts']
     assert set(parts) == {'precision', 'resume', 'overhead', 'scaling'}
@@ -47,7 +36,7 @@ def test_dry_run_runs_every_part(tmp_path):
 
 def test_a_part_past_its_limit_is_recorded_and_the_next_runs(
         tmp_path, monkeypatch):
-    check = load_check()
+    check = load_tool(SCRIPT)
     monkeypatch.setitem(check.DRY['limits'], 'precision', 1)
     monkeypatch.setitem(check.CHECKS, 'precision',
                         lambda device, sizes: time.sleep(5))
@@ -69,24 +58,22 @@ def test_a_part_past_its_limit_is_recorded_and_the_next_runs(
 @pytest.mark.skipif(torch.cuda.is_available(), reason='has a GPU')
 def test_refuses_without_a_gpu_unless_dry(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        load_check().main(['--out', str(tmp_path / 'check.json')])
+        load_tool(SCRIPT).main(['--out', str(tmp_path / 'check.json')])
     assert '--dry-run' in capsys.readouterr().err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='has a GPU')
 def test_gpu_check_script_stops_without_a_gpu():
-    done = subprocess.run(['bash', 'tools/gpu_check.sh'],
-                          cwd=REPO,
-                          capture_output=True,
-                          text=True,
-                          env=dict(PATH='/usr/bin:/bin', PY=sys.executable))
+    done = run_process(['bash', 'tools/gpu_check.sh'],
+                       env=dict(PATH='/usr/bin:/bin', PY=sys.executable),
+                       check=False)
     assert done.returncode != 0
     assert 'no CUDA device' in done.stderr
 
 
 def test_budget_caps_the_parts_and_skips_what_does_not_fit(
         tmp_path, monkeypatch):
-    check = load_check()
+    check = load_tool(SCRIPT)
     ran = []
     for part in check.PARTS:
         monkeypatch.setitem(

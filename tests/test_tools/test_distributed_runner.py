@@ -7,11 +7,11 @@ import json
 import os
 import os.path as osp
 import socket
-import subprocess
 import sys
 
 import pytest
 import torch
+from tool_runs import run_process
 
 from coretune_mm.datasets.demo_data import make_digits_folder, make_digits_voc
 
@@ -71,13 +71,7 @@ def run(args, tmp_path, nproc=1):
             str(nproc), '--master_port',
             str(free_port())
         ]
-    return subprocess.run(
-        launcher + args,
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900)
+    return run_process(launcher + args, env=env, check=False)
 
 
 def rank_records(work_dir: str, rank: int) -> list:

@@ -1,23 +1,14 @@
 """tools/experiments/runner.py: parallel runs, their states and resuming."""
-import importlib.util
-import os.path as osp
 import time
 
 import pytest
+from tool_runs import load_tool
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_runner():
-    spec = importlib.util.spec_from_file_location(
-        'runner', osp.join(REPO, 'tools', 'experiments', 'runner.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = 'experiments/runner.py'
 
 
 def test_parallel_runs_stop_at_the_first_failure():
-    runner = load_runner()
+    runner = load_tool(SCRIPT)
     started = []
 
     def fail_on_second(task):
@@ -44,7 +35,7 @@ def test_an_interrupted_run_is_resumed_not_evaluated(tmp_path, monkeypatch,
                                                      schedule, final):
     """A run counts as done only when its last checkpoint ends the schedule; a
     run stopped earlier is resumed, not evaluated there."""
-    runner = load_runner()
+    runner = load_tool(SCRIPT)
     config = tmp_path / 'train_config.py'
     config.write_text(f'train_cfg = dict({schedule})\n')
     assert runner.run_state(str(tmp_path), str(config)) == 'new'
@@ -70,7 +61,7 @@ def test_train_once_by_state(tmp_path, monkeypatch):
     """New: the folder is cleared of an earlier attempt's logs (whose
     logged values must not join the new run's), the configs written, then
     trained; interrupted: resumed without rewriting; finished: left."""
-    runner = load_runner()
+    runner = load_tool(SCRIPT)
     work_dir = tmp_path / 'run'
     stale = work_dir / '20260101_000000' / 'vis_data'
     stale.mkdir(parents=True)

@@ -1,24 +1,14 @@
 """The reporting helpers of tools/experiments/reproduce_digits.py."""
-import importlib.util
-import os.path as osp
 import statistics
 
 import numpy as np
+from tool_runs import load_tool
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location(
-        'reproduce_digits',
-        osp.join(REPO, 'tools', 'experiments', 'reproduce_digits.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = 'experiments/reproduce_digits.py'
 
 
 def test_table_reports_population_mean_and_std():
-    script = load_script()
+    script = load_tool(SCRIPT)
     runs = [{
         'mIoU': v,
         'feature_ratio': r
@@ -34,7 +24,7 @@ def test_table_reports_population_mean_and_std():
 
 
 def test_table_marks_missing_metrics():
-    script = load_script()
+    script = load_tool(SCRIPT)
     text = script.table({'a': [{
         'accuracy/top1': 90.0
     }]}, ['accuracy/top1', 'feature_ratio'])
@@ -43,7 +33,7 @@ def test_table_marks_missing_metrics():
 
 
 def test_label_subset_keeps_every_kth_training_image(tmp_path):
-    script = load_script()
+    script = load_tool(SCRIPT)
     src = tmp_path / 'src'
     for split, count in (('train', 25), ('val', 4)):
         folder = src / split / '3'

@@ -1,24 +1,17 @@
 """Data preparation, splits and reporting of
 tools/experiments/reproduce_fashion_mnist.py."""
 import gzip
-import importlib.util
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
+from tool_runs import load_tool
 
 DEFAULT_SCOPE = 'mmpretrain'
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location(
-        'reproduce_fashion_mnist',
-        osp.join(REPO, 'tools', 'experiments', 'reproduce_fashion_mnist.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = 'experiments/reproduce_fashion_mnist.py'
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -46,7 +39,7 @@ def fake_source(tmp_path):
 
 
 def test_prepare_data_and_read_idx(fake_source, tmp_path):
-    script = load_script()
+    script = load_tool(SCRIPT)
     source, arrays = fake_source
     root = script.prepare_data(source, str(tmp_path / 'data'))
     for name, array in arrays.items():
@@ -62,7 +55,7 @@ def test_prepare_data_and_read_idx(fake_source, tmp_path):
 
 
 def test_balanced_split_is_disjoint_and_balanced():
-    script = load_script()
+    script = load_tool(SCRIPT)
     labels = np.repeat(np.arange(10), 30)
     np.random.default_rng(1).shuffle(labels)
     train, val = script.balanced_split(labels, 4, 7)
@@ -104,7 +97,7 @@ def _runs(values, ratio=None):
 
 
 def test_report_compares_with_ce_and_feature_mixup(tmp_path):
-    script = load_script()
+    script = load_tool(SCRIPT)
     report = dict(
         probe_top1=dict(pixels=80.0, centred_pixels=82.0, pretrain0=88.0),
         pairs=[(0, 0), (0, 1), (1, 0), (1, 1)],
@@ -141,15 +134,16 @@ def test_report_compares_with_ce_and_feature_mixup(tmp_path):
     assert script.choose_eta(dict(ce=_runs([1]))) is None
 
 
-@pytest.mark.parametrize(
-    'variant',
-    [v for v in load_script().VARIANTS if v not in ('ce', 'coretune eta 0.1')])
+@pytest.mark.parametrize('variant', [
+    v
+    for v in load_tool(SCRIPT).VARIANTS if v not in ('ce', 'coretune eta 0.1')
+])
 def test_each_variant_builds_a_head_that_differs(variant):
     """A variant's options are keys the head takes (an unknown key in a Core-
     tuning option dict is refused at build) and change its config."""
     from mmengine.config import Config
     from mmpretrain.registry import MODELS
-    script = load_script()
+    script = load_tool(SCRIPT)
     method, head = script.VARIANTS[variant]
     cfg = Config.fromfile(osp.join(REPO, script.CONFIGS[method]))
     default = cfg.model.head.to_dict()
@@ -160,7 +154,7 @@ def test_each_variant_builds_a_head_that_differs(variant):
 
 def test_plan_prints_the_design_and_runs_nothing(fake_source, tmp_path,
                                                  monkeypatch, capsys):
-    script = load_script()
+    script = load_tool(SCRIPT)
     source, _ = fake_source
     monkeypatch.setattr(script, 'DATA', str(tmp_path / 'data'))
     work_dir = tmp_path / 'runs'
@@ -193,7 +187,7 @@ def test_probe_split_and_pixel_probe(fake_source, tmp_path, monkeypatch):
     """The probe's memory and queries are disjoint training images; the pixel
     probe is the k-NN of the (centred) flattened images."""
     from coretune_mm.evaluation import knn_accuracy
-    script = load_script()
+    script = load_tool(SCRIPT)
     source, arrays = fake_source
     root = script.prepare_data(source, str(tmp_path / 'data'))
     monkeypatch.setattr(script, 'PROBE_MEMORY_PER_CLASS', 2)
@@ -218,7 +212,7 @@ def test_tiny_pretraining_probe_and_finetune(fake_source, tmp_path,
     """The pre-training recipe through tools/train.py (a few images, a tiny
     queue), resumed when interrupted, its k-NN probe, and a fine-tune of plain
     feature mixup evaluated on both splits."""
-    script = load_script()
+    script = load_tool(SCRIPT)
     source, arrays = fake_source
     root = script.prepare_data(source, str(tmp_path / 'data'))
     monkeypatch.setattr(script, 'DATA', root)
@@ -279,11 +273,12 @@ def test_tiny_pretraining_probe_and_finetune(fake_source, tmp_path,
     assert cfg.model.decode_head.mix_loss is False
 
 
-def test_scenes_hold_out_their_source_images(fake_source, tmp_path):
+def test_scenes_hold_out_their_source_images(fake_source, tmp_path,
+                                             monkeypatch):
     """Validation and test scenes come from two disjoint halves of the test
     images, training scenes from the training images: make the halves' pixel
     values tell them apart and read them back."""
-    script = load_script()
+    script = load_tool(SCRIPT)
     source, arrays = fake_source
     root = script.prepare_data(source, str(tmp_path / 'data'))
     halves = np.array_split(
@@ -296,8 +291,9 @@ def test_scenes_hold_out_their_source_images(fake_source, tmp_path):
     train_labels = np.full(40, 9)
     with open(osp.join(root, script.FILES[1]), 'wb') as f:
         f.write(idx_bytes(train_labels))
-    script.SEG_SCENES = dict(
-        script.SEG_SCENES, counts=dict(train=6, val=6, test=6))
+    monkeypatch.setattr(
+        script, 'SEG_SCENES',
+        dict(script.SEG_SCENES, counts=dict(train=6, val=6, test=6)))
     voc = script.make_scenes(str(tmp_path / 'scenes'), root, 1)
     from PIL import Image
     seen = {}
@@ -319,7 +315,7 @@ def test_scenes_hold_out_their_source_images(fake_source, tmp_path):
 def test_parallel_fine_tunes_write_their_configs(tmp_path):
     """`--jobs 2` writes configs from two threads; MMEngine's parser is not
     thread-safe (pkg_resources), so unguarded most of these fail."""
-    script = load_script()
+    script = load_tool(SCRIPT)
 
     def write(task):
         variant, rep = task
