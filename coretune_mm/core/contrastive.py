@@ -3,6 +3,7 @@
 2 of the paper).
 """
 import math
+from typing import Optional
 
 import torch
 
@@ -142,43 +143,68 @@ def _row_chunks(num: int):
     return [(start, min(start + step, num)) for start in range(0, num, step)]
 
 
-def _pair_terms(z: torch.Tensor, classes: torch.Tensor, start: int, stop: int,
-                temperature: float):
-    """For anchors ``start:stop``: the positive mask, its complement, log p (0
-    off the positives) and the softmax q over the other samples."""
-    logits = z[start:stop] @ (z.t() / temperature)
-    # the anchors' own pairs: element (i, start + i) of the block
-    logits.diagonal(offset=start).fill_(float('-inf'))
-    log_q = logits - torch.logsumexp(logits, dim=1, keepdim=True)
-    positive = classes[start:stop, None] == classes[None, :]
-    positive.diagonal(offset=start).fill_(False)
-    other = ~positive
-    # log p <= 0 on every positive pair, so exp never overflows
-    return positive, other, log_q.masked_fill(other, 0), log_q.exp()
+def _block(z: torch.Tensor,
+           scaled_t: torch.Tensor,
+           classes: torch.Tensor,
+           start: int,
+           stop: int,
+           gamma: float,
+           anchor_weight: torch.Tensor,
+           num_positives: torch.Tensor,
+           grad_out: Optional[torch.Tensor] = None):
+    """The loss terms of anchors ``start:stop``.
 
+    Returns their weighted loss and the sum of their focal weights over
+    their positive pairs; with ``grad_out`` ((stop - start, N)), also writes
+    dL/ds there: ``g_ik - q_ik sum_j g_ij`` with ``g_ij = c_i l'(log p_ij)``
+    on the positive pairs (``l(x) = -(1 - e^x)^gamma x``).
 
-def _logit_grad(positive: torch.Tensor, other: torch.Tensor,
-                log_prob: torch.Tensor, softmax: torch.Tensor,
-                anchor_weight: torch.Tensor, gamma: float) -> torch.Tensor:
-    """dL/ds for a block of anchors (``anchor_weight``: their weights in the
-    mean): ``g_ik - q_ik sum_j g_ij`` with ``g_ij = c_i l'(log p_ij)`` on the
-    positive pairs."""
+    ``q`` is the softmax over the other samples, and ``p = q`` on the
+    positive pairs. The (block, N) intermediates are few and mostly updated
+    in place: the loss is bound by passes over them, not by arithmetic.
+    """
+    log_q = z[start:stop] @ scaled_t
+    own = log_q.diagonal(offset=start)  # element (i, start + i): i itself
+    own.fill_(float('-inf'))
+    log_q.sub_(torch.logsumexp(log_q, dim=1, keepdim=True))
+    q = log_q.exp()
+    own.fill_(0)  # q is 0 there: keeps q log q finite
+    other = classes[start:stop, None] != classes[None, :]
+    other.diagonal(offset=start).fill_(True)
+    weight = anchor_weight[start:stop, None]
+    slope = None  # l'(log p)
     if gamma == 0:
-        slope = -torch.ones_like(log_prob)
+        focal_sum = log_q.new_zeros(())
+        if grad_out is not None:
+            slope = grad_out.fill_(-1)
+        log_term = log_q
+    elif gamma == 1:
+        # sum over positives of (1 - p) = their number - sum of p
+        focal_sum = num_positives[start:stop].sum() - q.masked_fill(other,
+                                                                    0).sum()
+        q_log_q = q * log_q
+        if grad_out is not None:
+            slope = torch.add(q, q_log_q, out=grad_out).sub_(1)
+        log_term = log_q.sub_(q_log_q)
     else:
-        # p = q on the positive pairs (log p is 0, so p is 1, elsewhere)
-        prob = softmax.masked_fill(other, 1)
-        weight = (1 - prob).clamp_min(0)
-        if gamma == 1:
-            slope = -weight + log_prob * prob
-        else:
-            safe = torch.where(weight > 0, weight, torch.ones_like(weight))
-            slope = -weight.pow(gamma) + torch.where(
-                weight > 0, gamma * log_prob * prob * safe.pow(gamma - 1),
-                torch.zeros_like(weight))
-    pair_grad = torch.where(positive, slope, torch.zeros_like(slope))
-    pair_grad = pair_grad * anchor_weight[:, None]
-    return pair_grad - softmax * pair_grad.sum(dim=1, keepdim=True)
+        # log p <= 0, so 1 - p >= 0 up to rounding
+        rest = (1 - q).clamp_min_(0)
+        focal = rest.pow(gamma)
+        if grad_out is not None:
+            safe = torch.where(rest > 0, rest, torch.ones_like(rest))
+            slope = torch.where(rest > 0,
+                                gamma * log_q * q * safe.pow(gamma - 1),
+                                torch.zeros_like(rest))
+            grad_out.copy_(slope.sub_(focal))
+            slope = grad_out
+        log_term = log_q.mul_(focal)
+        focal_sum = focal.masked_fill_(other, 0).sum()
+    # the pair's loss is -(1 - p)^gamma log p = -log_term
+    loss = -(log_term.masked_fill_(other, 0).sum(dim=1) * weight[:, 0]).sum()
+    if slope is not None:
+        slope.masked_fill_(other, 0).mul_(weight)
+        slope.addcmul_(q, slope.sum(dim=1, keepdim=True), value=-1)
+    return loss, focal_sum
 
 
 class _FocalSupCon(torch.autograd.Function):
@@ -212,25 +238,15 @@ class _FocalSupCon(torch.autograd.Function):
         anchor_weight = has_positive / norm / has_positive.sum().clamp_min(1)
         store = ctx.needs_input_grad[0] and num * num <= _STORE_ELEMENTS
         logit_grad = z.new_empty(num, num) if store else None
+        scaled_t = z.t() / temperature
         loss = z.new_zeros(())
         focal_sum = z.new_zeros(())
         for start, stop in _row_chunks(num):
-            positive, other, log_prob, softmax = _pair_terms(
-                z, classes, start, stop, temperature)
-            if gamma == 0:
-                pair_loss = -log_prob
-            else:
-                weight = (1 - softmax).clamp_min(0).masked_fill(other, 0)
-                focal = weight if gamma == 1 else weight.pow(gamma)
-                pair_loss = -focal * log_prob
-                focal_sum = focal_sum + (focal * positive).sum()
-            loss = loss + (pair_loss.sum(dim=1) *
-                           anchor_weight[start:stop]).sum()
-            if store:
-                logit_grad[start:stop] = _logit_grad(positive, other, log_prob,
-                                                     softmax,
-                                                     anchor_weight[start:stop],
-                                                     gamma)
+            block_loss, block_focal = _block(
+                z, scaled_t, classes, start, stop, gamma, anchor_weight,
+                num_positives, logit_grad[start:stop] if store else None)
+            loss = loss + block_loss
+            focal_sum = focal_sum + block_focal
         pairs = num_positives.sum()
         focal_weight = focal_sum / pairs.clamp_min(1) if gamma != 0 \
             else z.new_ones(())
@@ -239,7 +255,7 @@ class _FocalSupCon(torch.autograd.Function):
         if store:
             ctx.save_for_backward(z, logit_grad)
         else:
-            ctx.save_for_backward(z, classes, anchor_weight)
+            ctx.save_for_backward(z, classes, anchor_weight, num_positives)
         ctx.store = store
         ctx.temperature, ctx.gamma = temperature, gamma
         ctx.mark_non_differentiable(mean_positives, focal_weight)
@@ -250,17 +266,16 @@ class _FocalSupCon(torch.autograd.Function):
         temperature, gamma = ctx.temperature, ctx.gamma
         if ctx.store:
             z, logit_grad = ctx.saved_tensors
-            scale = grad_loss / temperature
-            return ((logit_grad @ z + logit_grad.t() @ z) * scale, None, None,
-                    None, None)
-        z, classes, anchor_weight = ctx.saved_tensors
+            grad_z = torch.addmm(logit_grad @ z, logit_grad.t(), z)
+            return (grad_z * (grad_loss / temperature), None, None, None, None)
+        z, classes, anchor_weight, num_positives = ctx.saved_tensors
+        scaled_t = z.t() / temperature
         grad_z = torch.zeros_like(z)
         for start, stop in _row_chunks(z.size(0)):
-            positive, other, log_prob, softmax = _pair_terms(
-                z, classes, start, stop, temperature)
-            grad_logits = _logit_grad(positive, other, log_prob, softmax,
-                                      anchor_weight[start:stop],
-                                      gamma) * grad_loss
-            grad_z[start:stop] += grad_logits @ z / temperature
-            grad_z += grad_logits.t() @ z[start:stop] / temperature
+            grad_logits = z.new_empty(stop - start, z.size(0))
+            _block(z, scaled_t, classes, start, stop, gamma, anchor_weight,
+                   num_positives, grad_logits)
+            grad_logits.mul_(grad_loss / temperature)
+            grad_z[start:stop] += grad_logits @ z
+            grad_z += grad_logits.t() @ z[start:stop]
         return grad_z, None, None, None, None

@@ -238,3 +238,30 @@ def test_nothing_is_kept_without_gradient():
             lambda t: saved.append(t) or t, lambda t: t):
         focal_supcon_loss(torch.randn(50, 8), torch.arange(50) % 3)
     assert saved == []
+
+
+@pytest.mark.parametrize('gamma', [0.0, 1.0, 2.5])
+def test_stats_are_the_mean_focal_weight_and_positives(gamma):
+    """``focal_weight`` is the mean of (1 - p)^gamma over the positive pairs
+    (1 when gamma = 0), ``positives`` the mean positives per anchor; several
+    blocks of anchors."""
+    import coretune_mm.core.contrastive as contrastive
+    g = torch.Generator().manual_seed(5)
+    z = F.normalize(torch.randn(20, 6, generator=g), dim=1)
+    labels = torch.randint(3, (20, ), generator=g)
+    weights, positives = [], 0
+    for i in range(20):
+        others = [k for k in range(20) if k != i]
+        denominator = sum(math.exp(float(z[i] @ z[k]) / 0.3) for k in others)
+        for j in others:
+            if labels[j] == labels[i]:
+                p = math.exp(float(z[i] @ z[j]) / 0.3) / denominator
+                weights.append((1 - p)**gamma)
+                positives += 1
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(contrastive, '_CHUNK_ELEMENTS', 7 * 20)
+        _, stats = focal_supcon_loss(
+            z, labels, temperature=0.3, gamma=gamma, return_stats=True)
+    assert stats['focal_weight'].item() == pytest.approx(
+        sum(weights) / len(weights), rel=1e-5)
+    assert stats['positives'].item() == pytest.approx(positives / 20)
