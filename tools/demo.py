@@ -68,7 +68,9 @@ def train_and_test(config: str, work_dir: str, *options: str) -> dict:
 
 def save_backbone(checkpoint: str, path: str) -> None:
     """The backbone of a classification checkpoint, for the segmenter."""
-    state = torch.load(checkpoint, map_location='cpu')['state_dict']
+    from coretune_mm.checkpoint import read_checkpoint, state_dict_of
+    state = state_dict_of(
+        read_checkpoint(checkpoint, 'checkpoint'), checkpoint, 'checkpoint')
     torch.save(
         dict(state_dict={
             k: v

@@ -4,6 +4,8 @@ from typing import Optional, Set, Tuple
 
 from mmengine.config import Config
 
+from .loading import tensors_of
+
 __all__ = ['strip_core_tuning', 'plain_config', 'stock_type']
 
 
@@ -110,7 +112,7 @@ def strip_core_tuning(checkpoint: dict) -> dict:
     ``ASPPHead``, ``DepthwiseSeparableASPPHead``), and inferencers given only
     the weights build that model.
     """
-    state = checkpoint.get('state_dict', checkpoint)
+    state = tensors_of(checkpoint)
     kept = {k: v for k, v in state.items() if '.core_tuning.' not in f'.{k}'}
     meta = dict(checkpoint.get('meta') or {})
     text: Optional[str] = meta.get('cfg')

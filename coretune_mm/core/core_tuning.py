@@ -18,7 +18,10 @@ from .mixup import check_mixup_args, hard_pair_mixup
 from .projection import ProjectionHead
 from .sampling import as_generator_state
 
-__all__ = ['CoreTuning', 'CoreTuningOutput', 'find_core_tuning']
+__all__ = [
+    'CoreTuning', 'CoreTuningOutput', 'find_core_tuning', 'check_weights',
+    'core_tuning_default'
+]
 
 # odd 64-bit constant: the private stream differs from the global one
 _STREAM_OFFSET = 0x9E3779B97F4A7C15
@@ -46,6 +49,20 @@ class CoreTuningOutput(NamedTuple):
     num_original: int
     loss_contrast: torch.Tensor
     stats: Dict[str, torch.Tensor]
+
+
+def check_weights(contrast_weight: float,
+                  mix_weight: Optional[float] = None) -> bool:
+    """Check eta (and mu, unless None); return whether Core-tuning runs
+    (``contrast_weight > 0``; 0 is the plain CE head).
+
+    The one check of both weights: :class:`CoreTuning` and the heads, which
+    build it only when this returns True, call it.
+    """
+    check_non_negative(contrast_weight=contrast_weight)
+    if mix_weight is not None:
+        check_non_negative(mix_weight=mix_weight)
+    return contrast_weight > 0
 
 
 class CoreTuning(nn.Module):
@@ -88,9 +105,7 @@ class CoreTuning(nn.Module):
                  projector: Optional[dict] = None,
                  gather_across_ranks: bool = True):
         super().__init__()
-        check_non_negative(contrast_weight=contrast_weight)
-        if mix_weight is not None:
-            check_non_negative(mix_weight=mix_weight)
+        check_weights(contrast_weight, mix_weight)
         check_bools(gather_across_ranks=gather_across_ranks)
         self.mixup = dict(mixup or {})
         try:
@@ -264,6 +279,16 @@ def _returns_stats(loss: Optional[Callable]) -> bool:
         return 'return_stats' in inspect.signature(target).parameters
     except (TypeError, ValueError):
         return False
+
+
+def core_tuning_default(name: str):
+    """The default of :class:`CoreTuning`'s argument ``name``.
+
+    The heads take their Core-tuning defaults (``contrast_weight``,
+    ``gather_across_ranks``) from here, so each default has one home: the
+    core's signature.
+    """
+    return inspect.signature(CoreTuning).parameters[name].default
 
 
 def find_core_tuning(model: nn.Module) -> Dict[str, CoreTuning]:

@@ -5,6 +5,8 @@ from typing import List, Union
 from mmengine.dataset import ConcatDataset
 from mmseg.registry import DATASETS
 
+from coretune_mm.core import check_bools
+
 __all__ = ['PascalVOCWithSBD']
 
 
@@ -54,8 +56,7 @@ class PascalVOCWithSBD(ConcatDataset):
                 pipeline=pipeline,
                 **kwargs)
 
-        if not isinstance(sbd, bool):
-            raise ValueError(f'sbd: expected a bool, got {sbd!r}')
+        check_bools(sbd=sbd)
         datasets = [part('SegmentationClass', ann_file)]
         if sbd:
             missing = [

@@ -28,7 +28,7 @@ def test_voc_only_then_with_sbd(voc):
     dataset = build(voc, sbd=False)
     assert len(dataset) == 6
     assert dataset[0]['seg_map_path'].endswith('.png')
-    with pytest.raises(ValueError, match='sbd: expected a bool'):
+    with pytest.raises(ValueError, match="sbd must be a bool, got 'no'"):
         build(voc, sbd='no')
     shutil.copytree(
         osp.join(voc, 'SegmentationClass'),

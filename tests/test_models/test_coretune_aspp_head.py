@@ -209,6 +209,14 @@ def test_degenerate_batches(case):
     feats = inputs(requires_grad=True)
     losses = head.loss(feats, samples_from(labels), None)
     assert all(torch.isfinite(v).all() for v in losses.values())
+    if case == 'all_ignored':  # nothing to sample: zeros
+        for key in ('loss_contrast', 'loss_mix', 'core_pixels'):
+            assert losses[key].item() == 0, key
+    if case == 'single_class':  # every other sample is a positive
+        assert losses['core_classes'].item() == 1
+        assert losses['core_positives'].item() == \
+            3 * losses['core_pixels'].item() - 1
+        assert losses['loss_contrast'].item() > 0
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     # zeros still reach every added parameter (no unused parameters in DDP)
     assert all(p.grad is not None
@@ -236,11 +244,22 @@ def test_predict_equals_the_stock_head(head_type):
 
 
 def test_deeplabv3plus_variant_trains():
+    """The same losses as the ASPP head, and their gradients reach the low-
+    level branch and the projector."""
     head = build('CoreTuneDepthwiseSeparableASPPHead')
-    feats = [torch.randn(2, 8, 16, 16), torch.randn(2, 8, 8, 8)]
+    feats = [
+        torch.randn(2, 8, 16, 16, requires_grad=True),
+        torch.randn(2, 8, 8, 8)
+    ]
     head.in_index = -1
-    losses = head.loss(feats, samples_from(random_labels()), None)
-    assert torch.isfinite(losses['loss_contrast'])
+    labels = samples_from(random_labels())
+    losses = head.loss(feats, labels, None)
+    assert set(losses) == set(build().loss(inputs(), labels, None))
+    assert losses['loss_contrast'].item() > 0
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert feats[0].grad.abs().sum() > 0  # c1_bottleneck's input
+    assert all(p.grad.abs().sum() > 0
+               for p in head.core_tuning.projector.parameters())
 
 
 def test_bf16_autocast_is_finite_and_close():

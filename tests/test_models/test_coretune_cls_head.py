@@ -223,6 +223,12 @@ def test_degenerate_batches(labels):
     sum(losses.values()).backward()
     assert all(torch.isfinite(v) for v in losses.values())
     assert torch.isfinite(feats.grad).all()
+    if len(labels) == 1:  # nothing to pair: plain CE, a zero contrast
+        assert losses['loss_contrast'].item() == 0
+        expected = F.cross_entropy(head.fc(feats), torch.tensor(labels))
+        assert losses['loss_cls'].item() == pytest.approx(expected.item())
+    if len(set(labels)) == 1 < len(labels):  # every other one a positive
+        assert losses['core_positives'].item() == 3 * len(labels) - 1
 
 
 def test_bf16_autocast_close_to_float32():

@@ -270,7 +270,9 @@ def backbone_features(checkpoint: str,
     backbone_cfg = cfg.model.backbone.to_dict()
     backbone_cfg.pop('init_cfg', None)
     backbone = MODELS.build(backbone_cfg)
-    state = torch.load(checkpoint, map_location='cpu')['state_dict']
+    from coretune_mm.checkpoint import read_checkpoint, state_dict_of
+    state = state_dict_of(
+        read_checkpoint(checkpoint, 'checkpoint'), checkpoint, 'checkpoint')
     backbone.load_state_dict({
         k[len('backbone.'):]: v
         for k, v in state.items() if k.startswith('backbone.')

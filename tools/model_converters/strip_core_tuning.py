@@ -30,12 +30,11 @@ def main(argv=None) -> None:
                          'the stripped weights to another file')
     try:
         checkpoint = read_checkpoint(args.src, 'src')
-        state_dict_of(checkpoint, args.src, 'src')
+        state = state_dict_of(checkpoint, args.src, 'src')
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(str(err)) from None
     stripped = strip_core_tuning(checkpoint)
-    dropped = len(checkpoint.get('state_dict', checkpoint)) - len(
-        stripped['state_dict'])
+    dropped = len(state) - len(stripped['state_dict'])
     torch.save(stripped, args.dst)
     print(f'{args.dst}: kept {len(stripped["state_dict"])} tensors, '
           f'dropped {dropped} Core-tuning tensors')

@@ -11,7 +11,8 @@ from mmengine.dist import all_gather_object, get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from coretune_mm.core import feature_space_stats, labels_at, pixel_rows
+from coretune_mm.core import (check_int, feature_space_stats, labels_at,
+                              pixel_rows)
 from .utils import find_head
 
 __all__ = ['FeatureSpaceHook']
@@ -59,12 +60,8 @@ class FeatureSpaceHook(Hook):
                  per_batch: int = 256,
                  plot: bool = False,
                  seed: int = 0):
-        for name, value in (('max_samples', max_samples), ('per_batch',
-                                                           per_batch)):
-            if not (isinstance(value, int) and not isinstance(value, bool)
-                    and value > 0):
-                raise ValueError(f'FeatureSpaceHook: {name} must be a '
-                                 f'positive int, got {value!r}')
+        check_int('FeatureSpaceHook: max_samples', max_samples, 1)
+        check_int('FeatureSpaceHook: per_batch', per_batch, 1)
         self.max_samples = max_samples
         self.per_batch = per_batch
         self.plot = plot

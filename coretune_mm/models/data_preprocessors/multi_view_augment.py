@@ -5,6 +5,7 @@ import torch
 from mmpretrain.models.utils.data_preprocessor import SelfSupDataPreprocessor
 from mmpretrain.registry import MODELS
 
+from coretune_mm.core import check_int
 from ..utils.batch_augment import augment_views
 
 __all__ = ['MultiViewAugmentPreprocessor']
@@ -48,9 +49,7 @@ class MultiViewAugmentPreprocessor(SelfSupDataPreprocessor):
                  gray_to_rgb: bool = True,
                  **kwargs):
         super().__init__(**kwargs)
-        if not (isinstance(num_views, int) and num_views >= 1):
-            raise ValueError(
-                f'num_views must be a positive int, got {num_views!r}')
+        check_int('num_views', num_views, 1)
         out_size = tuple(out_size)
         if len(out_size) != 2 or min(out_size) < 1:
             raise ValueError('out_size must be (height, width) of positive '

@@ -7,13 +7,14 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 
-from coretune_mm.core import (CoreTuning, check_bools, check_non_negative,
-                              check_sampler_args, class_frequencies, labels_at,
-                              pixel_rows, sample_pixels,
-                              smooth_classifier_logits, soft_cross_entropy,
-                              to_soft_labels)
+from coretune_mm.core import (CoreTuning, check_bools, check_sampler_args,
+                              check_weights, class_frequencies,
+                              core_tuning_default, labels_at, pixel_rows,
+                              sample_pixels, smooth_classifier_logits,
+                              soft_cross_entropy, to_soft_labels)
 from coretune_mm.core.distributed import is_distributed
-from coretune_mm.models.losses import build_contrast_loss
+from coretune_mm.models.losses import (DEFAULT_CONTRAST_LOSS,
+                                       build_contrast_loss)
 
 __all__ = ['PixelCoreTuningMixin', 'label_boundaries']
 
@@ -97,20 +98,22 @@ class PixelCoreTuningMixin:
         **kwargs: Arguments of the decode head.
     """
 
-    def __init__(self,
-                 *,
-                 contrast_weight: float = 0.1,
-                 mix_weight: float = 1.0,
-                 contrast_loss: dict = dict(type='FocalSupConLoss'),
-                 mixup: Optional[dict] = None,
-                 mix_loss: bool = False,
-                 prior_correction: bool = True,
-                 mix_detach: bool = False,
-                 projector: Optional[dict] = None,
-                 pixel_sampler: Optional[dict] = None,
-                 pixel_budget: str = 'global',
-                 gather_across_ranks: bool = True,
-                 **kwargs):
+    def __init__(
+            self,
+            *,
+            contrast_weight: float = core_tuning_default('contrast_weight'),
+            mix_weight: float = 1.0,
+            contrast_loss: dict = DEFAULT_CONTRAST_LOSS,
+            mixup: Optional[dict] = None,
+            mix_loss: bool = False,
+            prior_correction: bool = True,
+            mix_detach: bool = False,
+            projector: Optional[dict] = None,
+            pixel_sampler: Optional[dict] = None,
+            pixel_budget: str = 'global',
+            gather_across_ranks: bool = core_tuning_default(
+                'gather_across_ranks'),
+            **kwargs):
         if 'smooth_classifier' in kwargs:
             raise ValueError(
                 f'{type(self).__name__}: smooth_classifier is called mix_loss '
@@ -120,13 +123,11 @@ class PixelCoreTuningMixin:
             super().__init__(**kwargs)
         except TypeError as err:
             raise TypeError(f'{type(self).__name__}: {err}') from None
-        check_non_negative(
-            contrast_weight=contrast_weight, mix_weight=mix_weight)
+        enabled = check_weights(contrast_weight, mix_weight)
         check_bools(
             mix_loss=mix_loss,
             prior_correction=prior_correction,
-            mix_detach=mix_detach,
-            gather_across_ranks=gather_across_ranks)
+            mix_detach=mix_detach)
         if pixel_budget not in BUDGETS:
             raise ValueError(f'pixel_budget must be one of {BUDGETS}, got '
                              f'{pixel_budget!r}')
@@ -140,7 +141,7 @@ class PixelCoreTuningMixin:
         self.mix_detach = mix_detach
         self.pixel_budget = pixel_budget
         self.core_tuning: Optional[CoreTuning] = None
-        if contrast_weight > 0:
+        if enabled:
             if self.out_channels != self.num_classes:
                 raise ValueError(
                     f'{type(self).__name__}: pixel Core-tuning needs one '

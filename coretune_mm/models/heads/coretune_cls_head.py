@@ -9,9 +9,11 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from coretune_mm.core import (CoreTuning, check_bools, check_int,
-                              check_non_negative, grad_norm_ratio,
-                              smooth_classifier_logits, to_soft_labels)
-from coretune_mm.models.losses import build_contrast_loss
+                              check_weights, core_tuning_default,
+                              grad_norm_ratio, smooth_classifier_logits,
+                              to_soft_labels)
+from coretune_mm.models.losses import (DEFAULT_CONTRAST_LOSS,
+                                       build_contrast_loss)
 
 __all__ = [
     'ClsCoreTuningMixin', 'CoreTuneClsHead', 'CoreTuneVisionTransformerClsHead'
@@ -84,22 +86,22 @@ class ClsCoreTuningMixin:
             own stream, whatever the head's ``init_cfg``.
     """
 
-    def __init__(self,
-                 *,
-                 contrast_weight: float = 0.1,
-                 contrast_loss: dict = dict(type='FocalSupConLoss'),
-                 mixup: Optional[dict] = None,
-                 smooth_classifier: bool = True,
-                 prior_correction: bool = True,
-                 projector: Optional[dict] = None,
-                 grad_ratio_interval: int = 0,
-                 gather_across_ranks: bool = True,
-                 **kwargs):
-        check_non_negative(contrast_weight=contrast_weight)
+    def __init__(
+            self,
+            *,
+            contrast_weight: float = core_tuning_default('contrast_weight'),
+            contrast_loss: dict = DEFAULT_CONTRAST_LOSS,
+            mixup: Optional[dict] = None,
+            smooth_classifier: bool = True,
+            prior_correction: bool = True,
+            projector: Optional[dict] = None,
+            grad_ratio_interval: int = 0,
+            gather_across_ranks: bool = core_tuning_default(
+                'gather_across_ranks'),
+            **kwargs):
         check_bools(
             smooth_classifier=smooth_classifier,
-            prior_correction=prior_correction,
-            gather_across_ranks=gather_across_ranks)
+            prior_correction=prior_correction)
         check_int('grad_ratio_interval', grad_ratio_interval, 0)
         kwargs.setdefault(
             'loss',
@@ -115,7 +117,7 @@ class ClsCoreTuningMixin:
         # With eta = 0 the head is plain CE: no projector, so that DDP sees
         # no parameter without a gradient.
         self.core_tuning: Optional[CoreTuning] = None
-        if contrast_weight > 0:
+        if check_weights(contrast_weight):
             self.core_tuning = CoreTuning(
                 self.classifier.in_features,
                 None if contrast_loss is None else build_contrast_loss(

@@ -65,6 +65,10 @@ class FocalSupConLoss(nn.Module):
         return self._loss_name
 
 
+# the heads' default ``contrast_loss``: the loss with the core's defaults
+DEFAULT_CONTRAST_LOSS = dict(type='FocalSupConLoss')
+
+
 def build_contrast_loss(cfg: dict, registry) -> nn.Module:
     """Build a head's ``contrast_loss`` from ``registry``; every error names
     the option."""

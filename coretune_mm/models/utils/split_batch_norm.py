@@ -3,6 +3,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from coretune_mm.core import check_int
 from coretune_mm.registry import register_model
 
 __all__ = ['SplitBatchNorm2d']
@@ -32,9 +33,7 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
     """
 
     def __init__(self, num_features: int, num_splits: int = 8, **kwargs):
-        if not (isinstance(num_splits, int) and num_splits >= 1):
-            raise ValueError(
-                f'num_splits must be a positive int, got {num_splits!r}')
+        check_int('num_splits', num_splits, 1)
         super().__init__(num_features, **kwargs)
         self.num_splits = num_splits
 
