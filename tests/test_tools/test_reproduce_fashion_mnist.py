@@ -186,7 +186,7 @@ def test_plan_prints_the_design_and_runs_nothing(fake_source, tmp_path,
 def test_probe_split_and_pixel_probe(fake_source, tmp_path, monkeypatch):
     """The probe's memory and queries are disjoint training images; the pixel
     probe is the k-NN of the (centred) flattened images."""
-    from coretune_mm.evaluation import knn_accuracy
+    knn_accuracy = load_tool('experiments/knn.py').knn_accuracy
     script = load_tool(SCRIPT)
     source, arrays = fake_source
     root = script.prepare_data(source, str(tmp_path / 'data'))

@@ -61,6 +61,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from knn import knn_accuracy
 from paired import paired_plot, paired_table
 from runner import CONFIG_LOCK, REPO, evaluate, run, run_parallel, train_once
 
@@ -298,7 +299,6 @@ def knn_probe(checkpoint: Optional[str],
     memory's mean image)."""
     import torch
 
-    from coretune_mm.evaluation import knn_accuracy
     images = read_idx(osp.join(root, FILES[0]))
     labels = read_idx(osp.join(root, FILES[1]))
     memory, queries = probe_split(labels)
