@@ -7,10 +7,11 @@ _base_ = './deeplabv3_r50_ce_digits-voc.py'
 
 backbone_checkpoint = 'work_dirs/demo/cls/backbone.pth'
 # 48 x 48 scenes of 32 px digits at their own size, batches of 8, lr 0.2:
-# on 2 CPU cores this learns every digit in about 90 seconds (at 64 px and
-# lr 0.05 most digits stayed at IoU 0 in the same time)
+# on 2 CPU cores this learns every digit in about 100 seconds (at 64 px and
+# lr 0.05 most digits stayed at IoU 0 in the same time); configs/demo/
+# README.md has the figures
 crop_size = (48, 48)
-max_iters = 500
+max_iters = 560
 metainfo = dict(
     classes=('background', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'),
     palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128],
