@@ -60,3 +60,5 @@ custom_hooks = [
     dict(type='FeatureSpaceHook', plot=True),
     dict(type='RNGStateHook'),
 ]
+# one seed, so that `make demo` prints the same figures each time
+randomness = dict(seed=0)

@@ -72,7 +72,8 @@ def plain_config(cfg: Config) -> Config:
     """
     options, plugin_hooks = _plugin_names()
     cfg = Config(_without_plugin_scope(cfg.to_dict()))
-    for fragment in ('coretune_cls_head', 'coretune_decode_head'):
+    for fragment in ('coretune_cls_head', 'coretune_decode_head',
+                     'coretune_contrast_loss'):
         cfg.pop(fragment, None)  # configs/_base_/coretune/ variables
     for key in ('head', 'decode_head'):
         head = cfg.model.get(key)

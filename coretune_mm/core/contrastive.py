@@ -6,6 +6,7 @@ import math
 from typing import Optional
 
 import torch
+from torch.autograd.function import once_differentiable
 
 __all__ = [
     'focal_supcon_loss', 'positive_pair_mask', 'check_focal_supcon_args'
@@ -191,12 +192,13 @@ def _block(z: torch.Tensor,
         rest = (1 - q).clamp_min_(0)
         focal = rest.pow(gamma)
         if grad_out is not None:
-            safe = torch.where(rest > 0, rest, torch.ones_like(rest))
-            slope = torch.where(rest > 0,
-                                gamma * log_q * q * safe.pow(gamma - 1),
-                                torch.zeros_like(rest))
-            grad_out.copy_(slope.sub_(focal))
-            slope = grad_out
+            # gamma q log q (1 - q)^(gamma - 1), 0 where q = 1 (its limit;
+            # the power alone is infinite there for gamma < 1)
+            inside = rest > 0
+            slope = (q * log_q).mul_(gamma).mul_(
+                torch.where(inside, rest,
+                            1).pow_(gamma - 1)).masked_fill_(~inside, 0)
+            slope = torch.sub(slope, focal, out=grad_out)
         log_term = log_q.mul_(focal)
         focal_sum = focal.masked_fill_(other, 0).sum()
     # the pair's loss is -(1 - p)^gamma log p = -log_term
@@ -262,6 +264,7 @@ class _FocalSupCon(torch.autograd.Function):
         return loss, mean_positives, focal_weight
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_loss, *_):
         temperature, gamma = ctx.temperature, ctx.gamma
         if ctx.store:

@@ -60,7 +60,8 @@ def test_plain_config_has_no_plugin_left(inherited, tmp_path):
     assert cfg.custom_hooks == []
     assert cfg.test_evaluator.type == 'IoUMetric'
     text = cfg.pretty_text
-    for name in ('CoreTune', 'coretune_mm', 'FWIoUMetric', 'RNGStateHook'):
+    for name in ('CoreTune', 'coretune_mm', 'coretune_contrast_loss',
+                 'FocalSupConLoss', 'FWIoUMetric', 'RNGStateHook'):
         assert name not in text
     cls = plain_config(
         Config.fromfile(

@@ -46,7 +46,7 @@ def random_soft_labels(num, num_classes, generator):
 
 
 @pytest.mark.parametrize('normalize', ['all', 'positives'])
-@pytest.mark.parametrize('gamma', [0.0, 1.0, 2.0])
+@pytest.mark.parametrize('gamma', [0.0, 0.5, 1.0, 2.0])
 @pytest.mark.parametrize('pair_label', ['dominant', 'exact'])
 def test_matches_slow_loop(normalize, gamma, pair_label):
     g = torch.Generator().manual_seed(1)
@@ -157,7 +157,7 @@ def test_length_mismatch():
 
 
 @pytest.mark.parametrize('normalize', ['all', 'positives'])
-@pytest.mark.parametrize('gamma', [0.0, 1.0, 2.5])
+@pytest.mark.parametrize('gamma', [0.0, 0.5, 1.0, 2.5])
 def test_analytic_gradient_matches_finite_differences(normalize, gamma,
                                                       monkeypatch):
     """The loss's hand-written backward against torch's numerical gradient in
@@ -240,7 +240,7 @@ def test_nothing_is_kept_without_gradient():
     assert saved == []
 
 
-@pytest.mark.parametrize('gamma', [0.0, 1.0, 2.5])
+@pytest.mark.parametrize('gamma', [0.0, 0.5, 1.0, 2.5])
 def test_stats_are_the_mean_focal_weight_and_positives(gamma):
     """``focal_weight`` is the mean of (1 - p)^gamma over the positive pairs
     (1 when gamma = 0), ``positives`` the mean positives per anchor; several

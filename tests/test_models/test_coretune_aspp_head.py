@@ -280,19 +280,26 @@ def test_bf16_autocast_is_finite_and_close():
     assert low['core_pixels'] == reference['core_pixels']
 
 
-@pytest.mark.parametrize('kwargs, name', [
-    (dict(mix_weight=-1.0), 'mix_weight'),
-    (dict(pixel_sampler=dict(max_samples=0)), 'max_samples'),
-    (dict(pixel_sampler=dict(budget=5)), 'pixel_sampler'),
-    (dict(pixel_budget='per_gpu'), 'pixel_budget'),
-    (dict(projector=dict(width=3)), 'projector'),
-    (dict(projector=dict(hidden_channels=0)), 'hidden_channels'),
-    (dict(pixel_sampler=dict(max_samples=True)), 'max_samples'),
-    (dict(mix_loss='no'), 'mix_loss'),
-    (dict(smooth_classifier=True), 'is called mix_loss'),
-    (dict(mix_detach=1), 'mix_detach'),
-    (dict(mixup=dict(hn_lambda_min=2.0)), 'hn_lambda_min'),
-])
+@pytest.mark.parametrize(
+    'kwargs, name',
+    [
+        (dict(mix_weight=-1.0), 'mix_weight'),
+        (dict(pixel_sampler=dict(max_samples=0)), 'max_samples'),
+        (dict(pixel_sampler=dict(budget=5)), 'pixel_sampler'),
+        (dict(pixel_budget='per_gpu'), 'pixel_budget'),
+        (dict(projector=dict(width=3)), 'projector'),
+        (dict(projector=dict(hidden_channels=0)), 'hidden_channels'),
+        (dict(pixel_sampler=dict(max_samples=True)), 'max_samples'),
+        (dict(mix_loss='no'), 'mix_loss'),
+        (dict(smooth_classifier=True), 'is called mix_loss'),
+        (dict(mix_detach=1), 'mix_detach'),
+        (dict(mixup=dict(hn_lambda_min=2.0)), 'hn_lambda_min'),
+        (dict(contrast_weight=-0.1), 'contrast_weight'),
+        # checked also when Core-tuning is off
+        (dict(contrast_weight=0, mix_weight=-1.0), 'mix_weight'),
+        (dict(contrast_weight=0,
+              gather_across_ranks=1), 'gather_across_ranks'),
+    ])
 def test_bad_config_fails_at_build(kwargs, name):
     with pytest.raises(ValueError, match=name):
         build(**kwargs)

@@ -246,25 +246,31 @@ def test_bf16_autocast_close_to_float32():
             reference[key].item(), rel=5e-2)
 
 
-@pytest.mark.parametrize('kwargs, name', [
-    (dict(contrast_weight=-1), 'contrast_weight'),
-    (dict(mixup=dict(alpha=0)), 'alpha'),
-    (dict(mixup=dict(beta=1)), 'mixup'),
-    (dict(mixup=dict(partner='hardest')), 'partner'),
-    (dict(contrast_loss=dict(type='FocalSupConLoss', temperature=0)),
-     'temperature'),
-    (dict(contrast_loss=dict(type='FocalSupConLoss', temperature='0.07')),
-     'FocalSupConLoss: temperature must be a finite number'),
-    (dict(contrast_loss=dict(type='FocalSupConLoss', gamma=float('nan'))),
-     'FocalSupConLoss: gamma'),
-    (dict(contrast_loss=dict(type='FocalSupConLoss', loss_weight=2)),
-     "contrast_loss: no loss_weight; the head's contrast_weight"),
-    (dict(projector=dict(out_channels=0)), 'out_channels'),
-    (dict(smooth_classifier='no'), 'smooth_classifier'),
-    (dict(prior_correction=None), 'prior_correction'),
-    (dict(grad_ratio_interval=-1), 'grad_ratio_interval'),
-    (dict(grad_ratio_interval=1.5), 'grad_ratio_interval'),
-])
+@pytest.mark.parametrize(
+    'kwargs, name',
+    [
+        (dict(contrast_weight=-1), 'contrast_weight'),
+        (dict(mixup=dict(alpha=0)), 'alpha'),
+        (dict(mixup=dict(beta=1)), 'mixup'),
+        (dict(mixup=dict(partner='hardest')), 'partner'),
+        (dict(contrast_loss=dict(type='FocalSupConLoss', temperature=0)),
+         'temperature'),
+        (dict(contrast_loss=dict(type='FocalSupConLoss', temperature='0.07')),
+         'FocalSupConLoss: temperature must be a finite number'),
+        (dict(contrast_loss=dict(type='FocalSupConLoss', gamma=float('nan'))),
+         'FocalSupConLoss: gamma'),
+        (dict(contrast_loss=dict(type='FocalSupConLoss', loss_weight=2)),
+         "contrast_loss: no loss_weight; the head's contrast_weight"),
+        (dict(projector=dict(out_channels=0)), 'out_channels'),
+        (dict(smooth_classifier='no'), 'smooth_classifier'),
+        (dict(prior_correction=None), 'prior_correction'),
+        (dict(grad_ratio_interval=-1), 'grad_ratio_interval'),
+        (dict(grad_ratio_interval=1.5), 'grad_ratio_interval'),
+        # checked also when Core-tuning is off
+        (dict(contrast_weight=0,
+              gather_across_ranks='no'), 'gather_across_ranks'),
+        (dict(contrast_weight='0.1'), 'contrast_weight'),
+    ])
 def test_bad_config_fails_at_build(kwargs, name):
     with pytest.raises(ValueError, match=name):
         build_head(**kwargs)

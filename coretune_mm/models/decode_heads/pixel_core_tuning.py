@@ -13,8 +13,8 @@ from coretune_mm.core import (CoreTuning, check_bools, check_sampler_args,
                               sample_pixels, smooth_classifier_logits,
                               soft_cross_entropy, to_soft_labels)
 from coretune_mm.core.distributed import is_distributed
-from coretune_mm.models.losses import (DEFAULT_CONTRAST_LOSS,
-                                       build_contrast_loss)
+from coretune_mm.models.losses import build_contrast_loss
+from coretune_mm.models.losses.focal_supcon_loss import DEFAULT_CONTRAST_LOSS
 
 __all__ = ['PixelCoreTuningMixin', 'label_boundaries']
 
@@ -127,7 +127,8 @@ class PixelCoreTuningMixin:
         check_bools(
             mix_loss=mix_loss,
             prior_correction=prior_correction,
-            mix_detach=mix_detach)
+            mix_detach=mix_detach,
+            gather_across_ranks=gather_across_ranks)
         if pixel_budget not in BUDGETS:
             raise ValueError(f'pixel_budget must be one of {BUDGETS}, got '
                              f'{pixel_budget!r}')

@@ -12,8 +12,8 @@ from coretune_mm.core import (CoreTuning, check_bools, check_int,
                               check_weights, core_tuning_default,
                               grad_norm_ratio, smooth_classifier_logits,
                               to_soft_labels)
-from coretune_mm.models.losses import (DEFAULT_CONTRAST_LOSS,
-                                       build_contrast_loss)
+from coretune_mm.models.losses import build_contrast_loss
+from coretune_mm.models.losses.focal_supcon_loss import DEFAULT_CONTRAST_LOSS
 
 __all__ = [
     'ClsCoreTuningMixin', 'CoreTuneClsHead', 'CoreTuneVisionTransformerClsHead'
@@ -101,7 +101,8 @@ class ClsCoreTuningMixin:
             **kwargs):
         check_bools(
             smooth_classifier=smooth_classifier,
-            prior_correction=prior_correction)
+            prior_correction=prior_correction,
+            gather_across_ranks=gather_across_ranks)
         check_int('grad_ratio_interval', grad_ratio_interval, 0)
         kwargs.setdefault(
             'loss',
