@@ -10,7 +10,8 @@ from .core_tuning import (CoreTuning, CoreTuningOutput, check_weights,
 from .distributed import gather_across_ranks
 from .feature_stats import feature_space_stats, grad_norm_ratio
 from .losses import (class_frequencies, prior_correction,
-                     smooth_classifier_logits, soft_cross_entropy)
+                     smooth_classifier_logits, smooth_classifier_loss,
+                     soft_cross_entropy)
 from .mixup import (MixupPlan, apply_mixup_plan, check_mixup_args,
                     hard_pair_mixup, mine_hard_pairs, to_soft_labels)
 from .pixel_sampling import (check_sampler_args, labels_at, pixel_rows,
@@ -27,6 +28,6 @@ __all__ = [
     'apply_mixup_plan', 'mine_hard_pairs', 'to_soft_labels', 'sample_pixels',
     'ProjectionHead', 'sample_beta', 'sample_gamma', 'soft_cross_entropy',
     'prior_correction', 'class_frequencies', 'smooth_classifier_logits',
-    'feature_space_stats', 'grad_norm_ratio', 'gather_across_ranks',
-    'as_generator_state'
+    'smooth_classifier_loss', 'feature_space_stats', 'grad_norm_ratio',
+    'gather_across_ranks', 'as_generator_state'
 ]

@@ -1,5 +1,5 @@
 """Small losses shared by the heads."""
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import torch.distributed as dist
@@ -9,7 +9,7 @@ from .distributed import is_distributed
 
 __all__ = [
     'soft_cross_entropy', 'prior_correction', 'class_frequencies',
-    'smooth_classifier_logits'
+    'smooth_classifier_logits', 'smooth_classifier_loss'
 ]
 
 
@@ -95,10 +95,8 @@ def smooth_classifier_logits(logits: torch.Tensor,
     so the generated rows' class mix leans toward the rare classes; with
     ``correct``, their logits are offset by :func:`prior_correction`
     against ``prior`` so that training on them does not move the
-    classifier's class prior. Both heads use this: the classification head
-    on all rows inside ``loss_cls``, the pixel heads on the generated
-    pixels alone (``num_original=0``, ``prior`` the label map's class
-    frequencies) for ``loss_mix``.
+    classifier's class prior. :func:`smooth_classifier_loss` takes its loss
+    on these logits.
 
     Args:
         logits (Tensor): (M, C) the classifier on the samples.
@@ -122,3 +120,40 @@ def smooth_classifier_logits(logits: torch.Tensor,
     return torch.cat([
         logits[:num_original].float(), logits[num_original:].float() + offset
     ])
+
+
+def smooth_classifier_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    num_original: int,
+    prior: Optional[torch.Tensor] = None,
+    correct: bool = True,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor],
+                      torch.Tensor] = soft_cross_entropy
+) -> torch.Tensor:
+    """The smooth classifier's loss: ``loss_fn`` of the
+    :func:`smooth_classifier_logits` against the soft ``targets``.
+
+    Both heads train their classifier through this: the classification head
+    on the originals and the generated samples with its own classification
+    loss (``loss_fn``, e.g. MMPretrain's soft-target ``CrossEntropyLoss``)
+    as ``loss_cls``; the pixel heads on the generated pixels alone
+    (``num_original=0``, ``prior`` the label map's class frequencies) with
+    :func:`soft_cross_entropy` as ``loss_mix``, since their original
+    pixels are already in the decode head's own loss.
+
+    Args:
+        logits (Tensor): (M, C) the classifier on the samples.
+        targets (Tensor): (M, C) their soft labels.
+        num_original (int): How many leading rows are originals.
+        prior (Tensor, optional): See :func:`smooth_classifier_logits`.
+        correct (bool): Apply the prior correction. Defaults to True.
+        loss_fn (callable): ``(logits, soft targets) -> scalar``. Defaults
+            to :func:`soft_cross_entropy`.
+
+    Returns:
+        Tensor: the scalar loss.
+    """
+    return loss_fn(
+        smooth_classifier_logits(logits, targets, num_original, prior,
+                                 correct), targets)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from coretune_mm.core import (class_frequencies, prior_correction,
-                              smooth_classifier_logits, soft_cross_entropy)
+                              smooth_classifier_logits, smooth_classifier_loss,
+                              soft_cross_entropy)
 
 
 def test_soft_cross_entropy_is_the_mean_of_minus_y_log_p():
@@ -95,11 +96,41 @@ def test_smooth_classifier_logits_offset_the_generated_rows_only():
     assert smooth_classifier_logits(
         logits, targets, num, correct=False) is logits
     # nothing generated: nothing to offset
-    assert smooth_classifier_logits(logits[:num], targets[:num],
-                                    num) is not None
+    assert torch.equal(
+        smooth_classifier_logits(logits[:num], targets[:num], num),
+        logits[:num])
     # the pixel heads: generated rows only, a prior is needed
     only = smooth_classifier_logits(
         logits[num:], targets[num:], 0, prior=torch.full((3, ), 1 / 3))
     assert only.shape == (4, 3)
     with pytest.raises(ValueError, match='prior'):
         smooth_classifier_logits(logits[num:], targets[num:], 0)
+
+
+def test_smooth_classifier_loss_is_the_loss_of_the_offset_logits():
+    """Soft-label CE written out row by row on the offset logits (the pixel
+    heads' case), and a head's own loss function in its place."""
+    torch.manual_seed(1)
+    logits = torch.randn(5, 3)
+    targets = torch.softmax(torch.randn(5, 3) * 2, dim=1)
+    prior = torch.tensor([0.6, 0.3, 0.1])
+    mix = targets.mean(dim=0).tolist()
+    total = 0.0
+    for i in range(5):
+        shifted = [
+            logits[i, c].item() + math.log(mix[c]) - math.log(prior[c])
+            for c in range(3)
+        ]
+        norm = math.log(sum(math.exp(v) for v in shifted))
+        total -= sum(targets[i, c].item() * (shifted[c] - norm)
+                     for c in range(3))
+    got = smooth_classifier_loss(logits, targets, 0, prior=prior)
+    assert got.item() == pytest.approx(total / 5, rel=1e-5)
+    plain = smooth_classifier_loss(
+        logits, targets, 0, prior=prior, correct=False)
+    assert plain.item() == pytest.approx(
+        soft_cross_entropy(logits, targets).item())
+    seen = []
+    smooth_classifier_loss(
+        logits, targets, 2, loss_fn=lambda x, y: seen.append((x, y)) or 0)
+    assert torch.equal(seen[0][0][:2], logits[:2]) and seen[0][1] is targets

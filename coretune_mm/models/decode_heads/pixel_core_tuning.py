@@ -10,8 +10,8 @@ from mmseg.utils import ConfigType, SampleList
 from coretune_mm.core import (CoreTuning, check_bools, check_sampler_args,
                               check_weights, class_frequencies,
                               core_tuning_default, labels_at, pixel_rows,
-                              sample_pixels, smooth_classifier_logits,
-                              soft_cross_entropy, to_soft_labels)
+                              sample_pixels, smooth_classifier_loss,
+                              to_soft_labels)
 from coretune_mm.core.distributed import is_distributed
 from coretune_mm.models.losses import build_contrast_loss
 from coretune_mm.models.losses.focal_supcon_loss import DEFAULT_CONTRAST_LOSS
@@ -256,6 +256,5 @@ class PixelCoreTuningMixin:
             self.ignore_index,
             across_ranks=self.core_tuning.gather_across_ranks
         ) if self.prior_correction else None
-        logits = smooth_classifier_logits(
+        return smooth_classifier_loss(
             logits, targets, 0, prior=prior, correct=self.prior_correction)
-        return soft_cross_entropy(logits, targets)

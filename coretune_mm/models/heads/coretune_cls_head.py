@@ -10,7 +10,7 @@ from mmpretrain.structures import DataSample
 
 from coretune_mm.core import (CoreTuning, check_bools, check_int,
                               check_weights, core_tuning_default,
-                              grad_norm_ratio, smooth_classifier_logits,
+                              grad_norm_ratio, smooth_classifier_loss,
                               to_soft_labels)
 from coretune_mm.models.losses import build_contrast_loss
 from coretune_mm.models.losses.focal_supcon_loss import DEFAULT_CONTRAST_LOSS
@@ -194,18 +194,23 @@ class ClsCoreTuningMixin:
             features, targets = samples[:out.num_original], \
                 sample_targets[:out.num_original]
         num = features.size(0)
+
+        def classification_loss(score, target):
+            return self.loss_module(
+                score, target, avg_factor=score.size(0), **kwargs)
+
         # soft targets stay float32, also under autocast
         if self.smooth_classifier:
-            cls_score = smooth_classifier_logits(
-                self.classifier(samples),
+            cls_score = self.classifier(samples)
+            losses['loss_cls'] = smooth_classifier_loss(
+                cls_score,
                 sample_targets,
                 num,
-                correct=self.prior_correction)
-            cls_target = sample_targets
+                correct=self.prior_correction,
+                loss_fn=classification_loss)
         else:
-            cls_score, cls_target = self.classifier(features), targets
-        losses['loss_cls'] = self.loss_module(
-            cls_score, cls_target, avg_factor=cls_score.size(0), **kwargs)
+            cls_score = self.classifier(features)
+            losses['loss_cls'] = classification_loss(cls_score, targets)
         if self._log_grad_ratio(h):
             losses['core_grad_ratio'] = grad_norm_ratio(
                 losses['loss_contrast'], losses['loss_cls'], h)
