@@ -60,5 +60,5 @@ custom_hooks = [
     dict(type='FeatureSpaceHook', plot=True),
     dict(type='RNGStateHook'),
 ]
-# one seed, so that `make demo` prints the same figures each time
+# a fixed seed (MMEngine draws a new one for each run without it)
 randomness = dict(seed=0)

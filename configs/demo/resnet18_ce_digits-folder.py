@@ -31,7 +31,7 @@ max_epochs = 4
 param_scheduler = dict(T_max=max_epochs)
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(logger=dict(interval=10))
-# one seed, so that `make demo` prints the same figures each time
+# a fixed seed (MMEngine draws a new one for each run without it)
 randomness = dict(seed=0)
 
 custom_hooks = [

@@ -59,13 +59,16 @@ def test_plain_config_has_no_plugin_left(inherited, tmp_path):
     assert 'custom_imports' not in cfg
     assert cfg.custom_hooks == []
     assert cfg.test_evaluator.type == 'IoUMetric'
-    text = cfg.pretty_text
-    for name in ('CoreTune', 'coretune_mm', 'coretune_contrast_loss',
-                 'FocalSupConLoss', 'FWIoUMetric', 'RNGStateHook'):
-        assert name not in text
+    plugin = ('CoreTune', 'coretune_mm', 'coretune_cls_head',
+              'coretune_decode_head', 'coretune_contrast_loss',
+              'FocalSupConLoss', 'FWIoUMetric', 'RNGStateHook')
+    for name in plugin:
+        assert name not in cfg.pretty_text
     cls = plain_config(
         Config.fromfile(
             osp.join(CONFIGS, 'resnet18_coretune_digits-folder.py')))
+    for name in plugin:
+        assert name not in cls.pretty_text
     assert cls.model.head.type == 'LinearClsHead'
     assert set(cls.model.head) <= {
         'type', 'num_classes', 'in_channels', 'loss', 'topk', 'init_cfg',

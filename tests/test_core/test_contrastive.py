@@ -265,3 +265,19 @@ def test_stats_are_the_mean_focal_weight_and_positives(gamma):
     assert stats['focal_weight'].item() == pytest.approx(
         sum(weights) / len(weights), rel=1e-5)
     assert stats['positives'].item() == pytest.approx(positives / 20)
+
+
+@pytest.mark.parametrize('gamma', [0.5, 2.5])
+def test_a_positive_with_p_equal_to_one_has_a_finite_gradient(gamma):
+    """Two identical embeddings far from the rest at a low temperature: p
+    rounds to 1, where (1 - p)^(gamma - 1) alone is infinite for gamma < 1;
+    the gradient takes its limit (finite)."""
+    z = torch.tensor([[1.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]],
+                     dtype=torch.float64)
+    labels = torch.tensor([0, 0, 1, 2])
+    for dtype in (torch.float32, torch.float64):
+        x = z.to(dtype).requires_grad_()
+        loss = focal_supcon_loss(x, labels, temperature=0.01, gamma=gamma)
+        loss.backward()
+        assert torch.isfinite(loss) and loss.item() == pytest.approx(0.0)
+        assert torch.isfinite(x.grad).all()

@@ -47,6 +47,11 @@ def test_loss_keys_and_gradients():
                            } | diagnostics
     assert all(torch.isfinite(v).all() for v in losses.values())
     assert not any(losses[k].requires_grad for k in diagnostics)
+    # the accuracy of the originals, as the stock head computes it
+    from mmpretrain.evaluation.metrics import Accuracy
+    labels = torch.stack([s.gt_label for s in samples]).flatten()
+    expected = Accuracy.calculate(head.fc(feats), labels, topk=(1, ))[0][0]
+    assert losses['accuracy_top-1'].item() == pytest.approx(expected.item())
     (losses['loss_cls'] + losses['loss_contrast']).backward()
     assert (feats.grad.abs().sum(dim=1) > 0).all()
     assert all(p.grad is not None
