@@ -47,15 +47,33 @@ def test_pair_reports_ratios(tmp_path):
         osp.join(REPO, 'configs', 'demo', f'resnet18_{m}_digits-folder.py')
         for m in ('ce', 'coretune')
     ]
-    report = load_tool(SCRIPT).main([
+    benchmark = load_tool(SCRIPT)
+    report = benchmark.main([
         'pair', *configs, '--batch', '4', '--size', '32', '--steps', '1',
-        '--warmup', '0', '--cfg-options', 'model.head.num_classes=5'
+        '--warmup', '0', '--cfg-options', 'model.head.num_classes=5',
+        '--core-cfg-options', 'model.head.contrast_weight=0.5'
     ])
-    # in this process and in each model's memory process
-    for part in (report, report['ce'], report['core']):
-        assert part['cfg_options'] == ['model.head.num_classes=5']
+    # in this process and in each model's memory process; the Core-tuning
+    # options reach the Core-tuning model only
+    assert report['cfg_options'] == ['model.head.num_classes=5']
+    assert report['core_cfg_options'] == ['model.head.contrast_weight=0.5']
+    assert report['ce']['cfg_options'] == ['model.head.num_classes=5']
+    assert report['core']['cfg_options'] == [
+        'model.head.num_classes=5', 'model.head.contrast_weight=0.5'
+    ]
     assert report['step_time_ratio'] > 0
     assert report['peak_memory_ratio'] > 0
+    # an option the CE head does not take: the error names the config
+    with pytest.raises(SystemExit) as error:
+        benchmark.main([
+            'pair', *configs, '--batch', '4', '--size', '32', '--steps', '1',
+            '--warmup', '0', '--cfg-options', 'model.head.contrast_weight=0.5'
+        ])
+    message = str(error.value)
+    assert message.startswith(f'{configs[0]}: building or training it')
+    assert 'contrast_weight' in message and '--core-cfg-options' in message
+    with pytest.raises(ValueError, match='--core-cfg-options: expected'):
+        benchmark.main(['pair', *configs, '--core-cfg-options', 'depth'])
 
 
 def test_cfg_options_change_the_model_both_methods_build():

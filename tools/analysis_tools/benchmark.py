@@ -27,7 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -48,15 +48,15 @@ def _peak_memory_mb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def parse_options(options: Optional[List[str]]) -> dict:
-    """``key=value`` strings, as ``tools/train.py --cfg-options`` reads
-    them."""
+def parse_options(options: Optional[List[str]],
+                  flag: str = '--cfg-options') -> dict:
+    """``key=value`` strings, as ``tools/train.py --cfg-options`` reads them;
+    ValueError naming ``flag`` for one without ``=``."""
     if not options:
         return {}
     for option in options:
         if '=' not in option:
-            raise ValueError(
-                f'--cfg-options: expected key=value, got {option!r}')
+            raise ValueError(f'{flag}: expected key=value, got {option!r}')
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -155,13 +155,17 @@ def measure_times(configs,
                   size: int,
                   steps: int,
                   warmup: int,
-                  options: Optional[List[str]] = None) -> list:
+                  options: Optional[Sequence[List[str]]] = None) -> list:
     """Median step time (ms) of each config, steps interleaved A, B, A, B...
 
     Interleaving in one process exposes both models to the same machine load,
-    which matters on shared CPUs.
+    which matters on shared CPUs. ``options``: the ``--cfg-options`` of each
+    config.
     """
-    runs = [_prepare(c, device, batch, size, options) for c in configs]
+    options = options or [[] for _ in configs]
+    runs = [
+        _prepare(c, device, batch, size, o) for c, o in zip(configs, options)
+    ]
     times = [[] for _ in configs]
     for step in range(warmup + steps):
         for run, record in zip(runs, times):
@@ -172,7 +176,12 @@ def measure_times(configs,
 
 
 def run_pair(args) -> dict:
-    parse_options(args.cfg_options)  # refused here, not in a subprocess
+    shared = list(args.cfg_options or [])
+    core_only = list(getattr(args, 'core_cfg_options', None) or [])
+    # refused here, not in a subprocess
+    parse_options(shared)
+    parse_options(core_only, '--core-cfg-options')
+    options = dict(ce=shared, core=shared + core_only)
     results = {}
     for name, config in (('ce', args.ce_config), ('core', args.core_config)):
         # each model in its own process: peak RSS is per process on the CPU
@@ -183,14 +192,20 @@ def run_pair(args) -> dict:
             str(args.size), '--steps',
             str(args.warmup + 1)
         ]
-        if args.cfg_options:
-            cmd += ['--cfg-options', *args.cfg_options]
-        out = subprocess.run(
-            cmd, check=True, capture_output=True, text=True, cwd=REPO)
+        if options[name]:
+            cmd += ['--cfg-options', *options[name]]
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        if out.returncode != 0:
+            last = (out.stderr.strip().splitlines() or ['(no output)'])[-1]
+            raise SystemExit(
+                f'{config}: building or training it with the options '
+                f'{options[name]} failed: {last} (--cfg-options apply to '
+                'both configs, --core-cfg-options to the Core-tuning one)')
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
     ce_ms, core_ms = measure_times([args.ce_config, args.core_config],
                                    args.device, args.batch, args.size,
-                                   args.steps, args.warmup, args.cfg_options)
+                                   args.steps, args.warmup,
+                                   [options['ce'], options['core']])
     results['ce']['step_ms'], results['core']['step_ms'] = ce_ms, core_ms
     report = dict(
         device=_device_name(args.device),
@@ -202,8 +217,10 @@ def run_pair(args) -> dict:
         step_time_ratio=core_ms / ce_ms,
         peak_memory_ratio=results['core']['peak_mb'] /
         results['ce']['peak_mb'])
-    if args.cfg_options:
-        report['cfg_options'] = list(args.cfg_options)
+    if shared:
+        report['cfg_options'] = shared
+    if core_only:
+        report['core_cfg_options'] = core_only
     if not args.device.startswith('cuda'):
         report['note'] = ('CPU run at reduced resolution; peak memory is the '
                           "process's peak RSS")
@@ -299,6 +316,13 @@ def main(argv=None) -> dict:
             default=[],
             help='override settings of both configs, key=value, as '
             'tools/train.py reads them (e.g. model.backbone.depth=18)')
+        if mode == 'pair':
+            p.add_argument(
+                '--core-cfg-options',
+                nargs='+',
+                default=[],
+                help='override settings of the Core-tuning config only '
+                '(e.g. model.decode_head.pixel_sampler.max_samples=512)')
         p.add_argument('--json', help='also write the report here')
     p = sub.add_parser('scaling')
     p.add_argument('--device', default='cpu')
