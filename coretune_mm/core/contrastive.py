@@ -133,10 +133,12 @@ def focal_supcon_loss(z: torch.Tensor,
 # loss to about this many floats per intermediate, whatever N
 _CHUNK_ELEMENTS = 2**22
 # up to this many pairs (N * N; 64 MiB of float32, N = 4096) the forward pass
-# keeps the loss's gradient with respect to the similarities for the backward
-# pass, which is then two matrix products; above it the backward pass
-# recomputes each block, so that memory stays O(N) for any N
+# keeps the loss's gradient with respect to the similarities, made symmetric,
+# for the backward pass, which is then one matrix product; above it the
+# backward pass recomputes each block, so that memory stays O(N) for any N
 _STORE_ELEMENTS = 2**24
+# side of the tiles in which that gradient is made symmetric in place
+_TILE = 256
 
 
 def _row_chunks(num: int):
@@ -209,13 +211,30 @@ def _block(z: torch.Tensor,
     return loss, focal_sum
 
 
+def _add_transpose_(matrix: torch.Tensor) -> torch.Tensor:
+    """``matrix += matrix^T`` in place for a square matrix, tile by tile (no
+    second (N, N) buffer)."""
+    num = matrix.size(0)
+    for start in range(0, num, _TILE):
+        rows = slice(start, start + _TILE)
+        diagonal = matrix[rows, rows]
+        diagonal.copy_(diagonal + diagonal.t())
+        for other in range(start + _TILE, num, _TILE):
+            cols = slice(other, other + _TILE)
+            both = matrix[rows, cols] + matrix[cols, rows].t()
+            matrix[rows, cols] = both
+            matrix[cols, rows] = both.t()
+    return matrix
+
+
 class _FocalSupCon(torch.autograd.Function):
     """The focal supervised contrastive loss with an analytic backward.
 
     Forward and backward walk over blocks of anchors, and no step depends on
     how many positives there are (no host synchronisation). Up to
-    ``_STORE_ELEMENTS`` pairs the forward pass also writes dL/ds (N x N) for
-    the backward pass; above it nothing of size (N, N) is kept (the blocks
+    ``_STORE_ELEMENTS`` pairs the forward pass also writes dL/ds (N x N) and
+    adds its transpose in place, so that the backward pass is one matrix
+    product; above it nothing of size (N, N) is kept (the blocks
     are recomputed in the backward pass), so memory stays O(N) plus one
     block.
 
@@ -255,7 +274,7 @@ class _FocalSupCon(torch.autograd.Function):
         focal_weight = torch.where(pairs > 0, focal_weight, z.new_ones(()))
         mean_positives = num_positives.mean()
         if store:
-            ctx.save_for_backward(z, logit_grad)
+            ctx.save_for_backward(z, _add_transpose_(logit_grad))
         else:
             ctx.save_for_backward(z, classes, anchor_weight, num_positives)
         ctx.store = store
@@ -268,8 +287,8 @@ class _FocalSupCon(torch.autograd.Function):
     def backward(ctx, grad_loss, *_):
         temperature, gamma = ctx.temperature, ctx.gamma
         if ctx.store:
-            z, logit_grad = ctx.saved_tensors
-            grad_z = torch.addmm(logit_grad @ z, logit_grad.t(), z)
+            z, symmetric_grad = ctx.saved_tensors
+            grad_z = symmetric_grad @ z
             return (grad_z * (grad_loss / temperature), None, None, None, None)
         z, classes, anchor_weight, num_positives = ctx.saved_tensors
         scaled_t = z.t() / temperature

@@ -162,16 +162,20 @@ def test_analytic_gradient_matches_finite_differences(normalize, gamma,
                                                       monkeypatch):
     """The loss's hand-written backward against torch's numerical gradient in
     float64, with blocks of one and of several anchors, the gradient kept from
-    the forward pass or recomputed."""
+    the forward pass (made symmetric in tiles that do or do not divide N) or
+    recomputed."""
     import coretune_mm.core.contrastive as contrastive
     g = torch.Generator().manual_seed(2)
     z = torch.randn(9, 5, generator=g, dtype=torch.float64)
     classes = torch.tensor([0, 0, 1, 1, 1, 2, 3, 0, 2])
     # blocks of 1 row, 3 rows, all rows; the gradient recomputed, or kept
-    blocks, kept = (9, 30, 2**22), (0, 2**24)
-    for elements, stored in itertools.product(blocks, kept):
+    # and made symmetric in tiles of 2, 4 or 256 rows
+    blocks = (9, 30, 2**22)
+    kept = ((0, 256), (2**24, 2), (2**24, 4), (2**24, 256))
+    for elements, (stored, tile) in itertools.product(blocks, kept):
         monkeypatch.setattr(contrastive, '_CHUNK_ELEMENTS', elements)
         monkeypatch.setattr(contrastive, '_STORE_ELEMENTS', stored)
+        monkeypatch.setattr(contrastive, '_TILE', tile)
 
         def loss(x):
             return contrastive._FocalSupCon.apply(x, classes, 0.5, gamma,
@@ -179,6 +183,19 @@ def test_analytic_gradient_matches_finite_differences(normalize, gamma,
 
         assert torch.autograd.gradcheck(
             loss, (z.clone().requires_grad_(), ), eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize('num', [1, 5, 8, 13])
+@pytest.mark.parametrize('tile', [1, 4, 256])
+def test_add_transpose_in_place(num, tile, monkeypatch):
+    """``matrix += matrix^T`` tile by tile equals the sum with the transposed
+    copy, also where the tiles do not divide N."""
+    import coretune_mm.core.contrastive as contrastive
+    monkeypatch.setattr(contrastive, '_TILE', tile)
+    matrix = torch.randn(num, num, generator=torch.Generator().manual_seed(9))
+    expected = matrix + matrix.t().clone()
+    assert contrastive._add_transpose_(matrix) is matrix
+    torch.testing.assert_close(matrix, expected, rtol=0, atol=0)
 
 
 def test_gradient_matches_autograd_of_the_slow_formula():
