@@ -8,7 +8,7 @@ import torch
 
 __all__ = [
     'VIT_LAYOUTS', 'ViTArch', 'ConvertedViT', 'detect_vit_layout',
-    'convert_vit_checkpoint', 'is_vit_checkpoint'
+    'convert_vit_checkpoint', 'is_vit_checkpoint', 'TIMM_VIT_KEY'
 ]
 
 # name -> (container key or None, key prefix of the ViT); tried in order.
@@ -90,13 +90,31 @@ def _state_of(checkpoint: dict, container: Optional[str]) -> dict:
     return state if isinstance(state, dict) else {}
 
 
+# the key that shows a timm-named ViT (MoCo v3, DINO), whatever surrounds it
+TIMM_VIT_KEY = 'blocks.0.attn.qkv.weight'
+
+
+def _vits_anywhere(checkpoint: dict) -> List[str]:
+    """Where timm-named ViT blocks are, at the top level or one container
+    deep: ``"'<container>' under '<prefix>'"`` descriptions."""
+    places = []
+    containers = [(None, checkpoint)] + [(key, value)
+                                         for key, value in checkpoint.items()
+                                         if isinstance(value, dict)]
+    for container, state in containers:
+        for key in state:
+            if isinstance(key, str) and key.endswith(TIMM_VIT_KEY):
+                where = 'the top level' if container is None \
+                    else repr(container)
+                places.append(f"{where} under '{key[:-len(TIMM_VIT_KEY)]}'")
+    return places
+
+
 def is_vit_checkpoint(checkpoint) -> bool:
-    """Whether ``checkpoint`` holds a ViT in one of :data:`VIT_LAYOUTS`."""
-    try:
-        detect_vit_layout(checkpoint)
-    except ValueError:
-        return False
-    return True
+    """Whether ``checkpoint`` holds timm-named ViT blocks, in one of
+    :data:`VIT_LAYOUTS` or elsewhere (which :func:`detect_vit_layout` then
+    refuses with where it found them)."""
+    return isinstance(checkpoint, dict) and bool(_vits_anywhere(checkpoint))
 
 
 def detect_vit_layout(checkpoint: dict) -> str:
@@ -111,8 +129,17 @@ def detect_vit_layout(checkpoint: dict) -> str:
     for name, (container, prefix) in VIT_LAYOUTS.items():
         state = _state_of(checkpoint, container)
         if f'{prefix}cls_token' in state and \
-                f'{prefix}blocks.0.attn.qkv.weight' in state:
+                f'{prefix}{TIMM_VIT_KEY}' in state:
             return name
+    places = _vits_anywhere(checkpoint)
+    if places:
+        known = ', '.join(f"{name}: {container or 'the top level'!r} under "
+                          f"'{prefix}'"
+                          for name, (container, prefix) in VIT_LAYOUTS.items())
+        raise ValueError(
+            f'checkpoint: ViT blocks found at {"; ".join(places)}, which is '
+            f'not a known layout ({known}); move the ViT to one of them, '
+            'with its cls_token beside the blocks')
     raise ValueError(
         'checkpoint: no ViT found; expected MoCo v3 (state_dict with '
         "'module.base_encoder.cls_token') or DINO ('cls_token', "
@@ -121,6 +148,21 @@ def detect_vit_layout(checkpoint: dict) -> str:
 
 def _arch(state: dict, layout: str) -> ViTArch:
     """Read the architecture from the tensors (prefix stripped)."""
+    if 'patch_embed.proj.weight' not in state and any(
+            k.startswith('patch_embed.') for k in state):
+        raise ValueError(
+            f'checkpoint ({layout}): the patch embedding is not one '
+            f"'patch_embed.proj' convolution (found "
+            f'{sorted(k for k in state if k.startswith("patch_embed."))[:4]}'
+            "): a convolutional stem, such as MoCo v3's vit_conv_* models, "
+            "has no counterpart in MMPretrain's VisionTransformer")
+    needed = ('cls_token', 'pos_embed', 'patch_embed.proj.weight',
+              'blocks.0.mlp.fc1.weight')
+    missing = [k for k in needed if k not in state]
+    if missing:
+        raise ValueError(
+            f'checkpoint ({layout}): {missing} missing; the architecture '
+            'is read from them (truncated file?)')
     embed = state['cls_token'].shape[-1]
     layers = 1 + max(
         int(m.group(1)) for m in map(_BLOCK.match, state) if m is not None)

@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from coretune_mm.checkpoint import convert_vit_checkpoint, detect_vit_layout
+from coretune_mm.checkpoint import (convert_vit_checkpoint, detect_vit_layout,
+                                    is_vit_checkpoint)
 
 WIDTH, BLOCKS, MLP, PATCH, IMAGE = 16, 2, 40, 8, 32
 
@@ -157,9 +158,50 @@ def test_errors_name_the_tensor(damage, message):
         convert_vit_checkpoint(release('dino_vit', state))
 
 
+def test_errors_for_the_architecture_tensors():
+    """A convolutional stem (MoCo v3's vit_conv_*) and a missing tensor the
+    architecture is read from are named, not a KeyError."""
+    state = timm_vit(with_head=False)
+    weight = state.pop('patch_embed.proj.weight')
+    state['patch_embed.proj.0.weight'] = weight
+    with pytest.raises(ValueError, match='convolutional stem'):
+        convert_vit_checkpoint(release('moco_v3_vit', state))
+    state = timm_vit(with_head=False)
+    del state['pos_embed']
+    with pytest.raises(ValueError, match=r"\['pos_embed'\] missing"):
+        convert_vit_checkpoint(release('dino_vit', state))
+
+
+@pytest.mark.parametrize('wrap, where', [
+    (lambda s: dict(model=s), "'model' under ''"),
+    (lambda s: {
+        f'module.{k}': v
+        for k, v in s.items()
+    }, "the top level under 'module.'"),
+    (lambda s: dict(student={
+        f'module.backbone.{k}': v
+        for k, v in s.items()
+    }), "'student' under 'module.backbone.'"),
+])
+def test_a_vit_in_another_layout_is_refused_with_where_it_is(
+        wrap, where, tmp_path, load_tool):
+    checkpoint = wrap(timm_vit(with_head=False))
+    assert is_vit_checkpoint(checkpoint)
+    with pytest.raises(ValueError, match='not a known layout') as err:
+        detect_vit_layout(checkpoint)
+    assert where in str(err.value)
+    # the tool reports it as a ViT, not as a checkpoint that is no ResNet
+    tool = load_tool('model_converters/convert_checkpoint.py')
+    src = tmp_path / 'vit.pth'
+    torch.save(checkpoint, src)
+    with pytest.raises(SystemExit, match='not a known layout'):
+        tool.main([str(src), str(tmp_path / 'out.pth')])
+
+
 def test_not_a_vit():
     with pytest.raises(ValueError, match='no ViT found'):
         detect_vit_layout({'conv1.weight': torch.zeros(1)})
+    assert not is_vit_checkpoint({'conv1.weight': torch.zeros(1)})
 
 
 def test_cli_converts_a_vit(tmp_path, load_tool):
@@ -173,3 +215,25 @@ def test_cli_converts_a_vit(tmp_path, load_tool):
     assert 'backbone.layers.1.ffn.layers.1.weight' in out['state_dict']
     with pytest.raises(SystemExit, match='--depth is for ResNets'):
         tool.main([str(src), str(tmp_path / 'x.pth'), '--depth', '50'])
+
+
+def test_pretrained_check_hook_on_a_vit(tmp_path):
+    """``PretrainedCheckHook`` passes a converted ViT, and for a release
+    loaded as it is says to convert it (a prefix cannot map timm's names)."""
+    from mmpretrain.registry import MODELS
+
+    from coretune_mm.engine.hooks import PretrainedCheckHook
+    checkpoint = release('moco_v3_vit', timm_vit())
+    converted = convert_vit_checkpoint(checkpoint)
+    vit = MODELS.build(converted.arch._replace(num_heads=4).backbone_cfg())
+    vit.load_state_dict({
+        k[len('backbone.'):]: v
+        for k, v in converted.state_dict.items()
+    })
+    good, raw = str(tmp_path / 'converted.pth'), str(tmp_path / 'raw.pth')
+    torch.save(dict(state_dict=converted.state_dict), good)
+    torch.save(checkpoint, raw)
+    hook = PretrainedCheckHook()
+    assert hook.check(vit, good, 'backbone.') == 1.0
+    with pytest.raises(RuntimeError, match='convert it first'):
+        hook.check(vit, raw, 'module.base_encoder.')

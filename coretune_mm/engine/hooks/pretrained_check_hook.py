@@ -8,6 +8,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from coretune_mm.checkpoint.loading import tensors_of
+from coretune_mm.checkpoint.vit_conversion import TIMM_VIT_KEY
 from .utils import unwrap
 
 __all__ = ['PretrainedCheckHook']
@@ -132,6 +133,11 @@ class PretrainedCheckHook(Hook):
                 f"'{suggestion}': set model.backbone.init_cfg.prefix="
                 f"'{suggestion}'."
                 if suggestion is not None and suggestion != prefix else '')
+        if any(k.endswith(TIMM_VIT_KEY) for k in saved):
+            # its cls_token and pos_embed would suggest a prefix in vain
+            hint = (" It holds a ViT under timm's names (a MoCo v3 or DINO "
+                    'release): convert it first with '
+                    'tools/model_converters/convert_checkpoint.py.')
         raise RuntimeError(
             f'PretrainedCheckHook: only {len(loaded)}/{len(model_state)} '
             f'backbone tensors ({ratio:.0%}, need '
