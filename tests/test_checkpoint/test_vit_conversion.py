@@ -218,8 +218,8 @@ def test_cli_converts_a_vit(tmp_path, load_tool):
 
 
 def test_pretrained_check_hook_on_a_vit(tmp_path):
-    """``PretrainedCheckHook`` passes a converted ViT, and for a release
-    loaded as it is says to convert it (a prefix cannot map timm's names)."""
+    """``PretrainedCheckHook`` passes a converted ViT, and for a release loaded
+    as it is says to convert it (a prefix cannot map timm's names)."""
     from mmpretrain.registry import MODELS
 
     from coretune_mm.engine.hooks import PretrainedCheckHook
