@@ -158,28 +158,39 @@ def test_vit_classifier_stripped_predicts_like_the_core_tuning_one(tmp_path):
         assert np.allclose(a['pred_scores'], b['pred_scores'], atol=1e-6)
 
 
-def test_upernet_stripped_file_alone_segments_like_the_core_tuning_one(
-        tmp_path):
-    """UPerNet's Core-tuning head strips to UPerHead; MMSegmentation's
-    inferencer given only the stripped file predicts the same."""
+# the other decode heads over an undilated ResNet-18's four stages
+LEVELS = dict(in_channels=[64, 128, 256, 512], in_index=[0, 1, 2, 3])
+LAST = dict(in_channels=512, in_index=3)
+DECODE_HEADS = {
+    'UPerHead': dict(LEVELS, pool_scales=(1, 2)),
+    'FCNHead': dict(LAST, num_convs=1),
+    'PSPHead': dict(LAST, pool_scales=(1, 2)),
+    'SegformerHead': LEVELS,
+}
+
+
+@pytest.mark.parametrize('stock_head', list(DECODE_HEADS))
+def test_decode_head_stripped_file_alone_segments_like_the_core_tuning_one(
+        stock_head, tmp_path):
+    """Each other decode head's Core-tuning variant strips to the stock head;
+    MMSegmentation's inferencer given only the stripped file predicts the
+    same."""
     from mmseg.apis import MMSegInferencer
     cfg = Config.fromfile(
         osp.join(CONFIGS, 'deeplabv3_r50_coretune_digits-voc.py'))
     cfg.model.backbone.update(
         depth=18, dilations=(1, 1, 1, 1), strides=(1, 2, 2, 2))
     cfg.model.decode_head = dict(
-        type='CoreTuneUPerHead',
-        in_channels=[64, 128, 256, 512],
-        in_index=[0, 1, 2, 3],
-        pool_scales=(1, 2),
+        type=f'CoreTune{stock_head}',
         channels=32,
         num_classes=21,
         norm_cfg=dict(type='BN', requires_grad=True),
         contrast_weight=0.1,
         projector=dict(out_channels=16),
-        pixel_sampler=dict(max_samples=64))
+        pixel_sampler=dict(max_samples=64),
+        **DECODE_HEADS[stock_head])
     cfg.model.auxiliary_head.in_channels = 256
-    core_cfg = str(tmp_path / 'upernet_coretune.py')
+    core_cfg = str(tmp_path / f'{stock_head}_coretune.py')
     cfg.dump(core_cfg)
     original = checkpoint_of(core_cfg, 'mmseg', tmp_path)
     stripped = stripped_file(original, tmp_path)
@@ -187,7 +198,7 @@ def test_upernet_stripped_file_alone_segments_like_the_core_tuning_one(
         0, 255, (48, 64, 3), dtype=np.uint8)
     ours = MMSegInferencer(core_cfg, weights=original, device='cpu')
     stock = MMSegInferencer(model=None, weights=stripped, device='cpu')
-    assert type(stock.model.decode_head).__name__ == 'UPerHead'
+    assert type(stock.model.decode_head).__name__ == stock_head
     a = ours(image, return_datasamples=True)
     b = stock(image, return_datasamples=True)
     assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)

@@ -11,6 +11,16 @@ import torch.nn.functional as F
 
 WORLD = 2
 TIMEOUT_S = 240
+OTHER_DECODE_HEADS = {
+    'CoreTuneUPerHead':
+    dict(in_channels=[4, 8], in_index=[0, 1], pool_scales=(1, 2)),
+    'CoreTuneFCNHead':
+    dict(in_channels=8, in_index=1, num_convs=1),
+    'CoreTunePSPHead':
+    dict(in_channels=8, in_index=1, pool_scales=(1, 2)),
+    'CoreTuneSegformerHead':
+    dict(in_channels=[4, 8], in_index=[0, 1]),
+}
 
 
 def whole_batch(seed=0, num=16, dim_in=6, dim=10, num_classes=3):
@@ -32,13 +42,28 @@ def core_loss(features, labels, num_classes=3):
 
 
 class TinyClassifier(nn.Module):
-    """A linear "backbone" and the Core-tuning head."""
+    """A linear "backbone" (or a one-block ViT on 8 x 8 images) and the Core-
+    tuning head."""
 
-    def __init__(self, head_type='CoreTuneClsHead'):
+    def __init__(self, head_type='CoreTuneClsHead', vit=False):
         super().__init__()
         from mmpretrain.registry import MODELS
         torch.manual_seed(1)
-        self.backbone = nn.Linear(6, 10)
+        if vit:
+            self.backbone = MODELS.build(
+                dict(
+                    type='VisionTransformer',
+                    arch=dict(
+                        embed_dims=10,
+                        num_layers=1,
+                        num_heads=2,
+                        feedforward_channels=16),
+                    img_size=8,
+                    patch_size=4,
+                    out_type='cls_token'))
+            self.backbone.init_weights()
+        else:
+            self.backbone = nn.Linear(6, 10)
         self.head = MODELS.build(
             dict(
                 type=head_type,
@@ -48,7 +73,10 @@ class TinyClassifier(nn.Module):
         self.head.init_weights()
 
     def forward(self, inputs, samples):
-        losses = self.head.loss((self.backbone(inputs), ), samples)
+        features = self.backbone(inputs)
+        if not isinstance(features, tuple):
+            features = (features, )
+        losses = self.head.loss(features, samples)
         return sum(v for k, v in losses.items() if 'loss' in k)
 
 
@@ -88,19 +116,25 @@ def worker(rank, init_file):
     assert torch.allclose(loss, reference, atol=1e-6)
     assert torch.allclose(local.grad / WORLD, full.grad[part], atol=1e-6)
 
-    # 2. one head step under DDP equals one process on the whole batch
-    for head_type in ('CoreTuneClsHead', 'CoreTuneVisionTransformerClsHead'):
-        model = TinyClassifier(head_type)
-        single = TinyClassifier(head_type)
+    # 2. one head step under DDP equals one process on the whole batch,
+    # also with a ViT backbone under the ViT head
+    images = torch.randn(
+        16, 3, 8, 8, generator=torch.Generator().manual_seed(5))
+    for head_type, vit in (('CoreTuneClsHead', False),
+                           ('CoreTuneVisionTransformerClsHead', False),
+                           ('CoreTuneVisionTransformerClsHead', True)):
+        model = TinyClassifier(head_type, vit)
+        single = TinyClassifier(head_type, vit)
         single.head.core_tuning.gather_across_ranks = False
         ddp = nn.parallel.DistributedDataParallel(model)
+        batch = images if vit else inputs
         torch.manual_seed(0)
-        ddp(inputs[part], samples_of(labels[part])).backward()
+        ddp(batch[part], samples_of(labels[part])).backward()
         torch.manual_seed(0)
-        single(inputs, samples_of(labels)).backward()
+        single(batch, samples_of(labels)).backward()
         for (name, p), q in zip(model.named_parameters(), single.parameters()):
             assert torch.allclose(p.grad, q.grad, atol=1e-6), \
-                (head_type, name)
+                (head_type, vit, name)
 
     # 3. a rank with nothing to sample neither deadlocks nor desynchronises
     from mmengine.structures import PixelData
@@ -149,26 +183,25 @@ def worker(rank, init_file):
         losses = head.loss([torch.randn(2, 4, 8, 8)], samples, None)
         assert int(losses['core_pixels']) == expected, (budget, gather)
 
-    # 5. another decode head (UPerNet's, multi-level inputs): the gathered
-    # pixel contrast runs on both ranks
-    torch.manual_seed(3)
-    uper = SEG_MODELS.build(
-        dict(
-            type='CoreTuneUPerHead',
-            in_channels=[4, 8],
-            in_index=[0, 1],
-            channels=8,
-            pool_scales=(1, 2),
-            num_classes=3,
-            norm_cfg=dict(type='BN'),
-            projector=dict(out_channels=4)))
+    # 5. the other decode heads (multi-level inputs or the last level): the
+    # gathered pixel contrast runs on both ranks
     levels = [torch.randn(2, 4, 16, 16), torch.randn(2, 8, 8, 8)]
-    losses = uper.loss(levels, samples, None)
-    total = sum(v for k, v in losses.items() if 'loss' in k)
-    assert torch.isfinite(total)
-    assert int(losses['core_pixels']) > 0
-    total.backward()
-    assert all(p.grad is not None for p in uper.parameters())
+    for head_type, options in OTHER_DECODE_HEADS.items():
+        torch.manual_seed(3)
+        head = SEG_MODELS.build(
+            dict(
+                type=head_type,
+                channels=8,
+                num_classes=3,
+                norm_cfg=dict(type='BN'),
+                projector=dict(out_channels=4),
+                **options))
+        losses = head.loss(levels, samples, None)
+        total = sum(v for k, v in losses.items() if 'loss' in k)
+        assert torch.isfinite(total), head_type
+        assert int(losses['core_pixels']) > 0, head_type
+        total.backward()
+        assert all(p.grad is not None for p in head.parameters()), head_type
     dist.barrier()
     dist.destroy_process_group()
 
