@@ -94,16 +94,29 @@ def _state_of(checkpoint: dict, container: Optional[str]) -> dict:
 TIMM_VIT_KEY = 'blocks.0.attn.qkv.weight'
 
 
+def _vit_at(state: dict, prefix: str) -> bool:
+    """Whether ``state`` holds a timm-named ViT under ``prefix``: its first
+    block beside a class token or a patch embedding (a hierarchical model such
+    as Swin has its blocks under ``layers.<i>.`` instead)."""
+    return f'{prefix}{TIMM_VIT_KEY}' in state and (
+        f'{prefix}cls_token' in state or any(
+            isinstance(k, str) and k.startswith(f'{prefix}patch_embed.')
+            for k in state))
+
+
 def _vits_anywhere(checkpoint: dict) -> List[str]:
-    """Where timm-named ViT blocks are, at the top level or one container
-    deep: ``"'<container>' under '<prefix>'"`` descriptions."""
+    """Where timm-named ViTs are, at the top level or one container deep:
+
+    ``"'<container>' under '<prefix>'"`` descriptions.
+    """
     places = []
     containers = [(None, checkpoint)] + [(key, value)
                                          for key, value in checkpoint.items()
                                          if isinstance(value, dict)]
     for container, state in containers:
         for key in state:
-            if isinstance(key, str) and key.endswith(TIMM_VIT_KEY):
+            if isinstance(key, str) and key.endswith(TIMM_VIT_KEY) and \
+                    _vit_at(state, key[:-len(TIMM_VIT_KEY)]):
                 where = 'the top level' if container is None \
                     else repr(container)
                 places.append(f"{where} under '{key[:-len(TIMM_VIT_KEY)]}'")
@@ -111,7 +124,7 @@ def _vits_anywhere(checkpoint: dict) -> List[str]:
 
 
 def is_vit_checkpoint(checkpoint) -> bool:
-    """Whether ``checkpoint`` holds timm-named ViT blocks, in one of
+    """Whether ``checkpoint`` holds a timm-named ViT, in one of
     :data:`VIT_LAYOUTS` or elsewhere (which :func:`detect_vit_layout` then
     refuses with where it found them)."""
     return isinstance(checkpoint, dict) and bool(_vits_anywhere(checkpoint))
@@ -121,25 +134,24 @@ def detect_vit_layout(checkpoint: dict) -> str:
     """The name of the layout in :data:`VIT_LAYOUTS` ``checkpoint`` uses.
 
     Raises:
-        ValueError: no layout holds a ViT (``cls_token``, ``blocks.0``).
+        ValueError: no layout holds a ViT (``blocks.0`` beside a
+            ``cls_token`` or a ``patch_embed``).
     """
     if not isinstance(checkpoint, dict):
         raise ValueError('checkpoint: expected a dict of tensors, got '
                          f'{type(checkpoint).__name__}')
     for name, (container, prefix) in VIT_LAYOUTS.items():
-        state = _state_of(checkpoint, container)
-        if f'{prefix}cls_token' in state and \
-                f'{prefix}{TIMM_VIT_KEY}' in state:
+        if _vit_at(_state_of(checkpoint, container), prefix):
             return name
     places = _vits_anywhere(checkpoint)
     if places:
-        known = ', '.join(f"{name}: {container or 'the top level'!r} under "
-                          f"'{prefix}'"
-                          for name, (container, prefix) in VIT_LAYOUTS.items())
+        known = ', '.join(
+            f"{name}: {repr(container) if container else 'the top level'} "
+            f"under '{prefix}'"
+            for name, (container, prefix) in VIT_LAYOUTS.items())
         raise ValueError(
-            f'checkpoint: ViT blocks found at {"; ".join(places)}, which is '
-            f'not a known layout ({known}); move the ViT to one of them, '
-            'with its cls_token beside the blocks')
+            f'checkpoint: a ViT found at {"; ".join(places)}, which is not '
+            f'a known layout ({known}); move it to one of them')
     raise ValueError(
         'checkpoint: no ViT found; expected MoCo v3 (state_dict with '
         "'module.base_encoder.cls_token') or DINO ('cls_token', "

@@ -211,9 +211,16 @@ def _block(z: torch.Tensor,
     return loss, focal_sum
 
 
-def _add_transpose_(matrix: torch.Tensor) -> torch.Tensor:
-    """``matrix += matrix^T`` in place for a square matrix, tile by tile (no
-    second (N, N) buffer)."""
+def _add_transpose_(matrix: torch.Tensor,
+                    tiled: Optional[bool] = None) -> torch.Tensor:
+    """``matrix += matrix^T`` in place for a square matrix.
+
+    ``tiled`` (default: on the CPU): tile by tile, with no second (N, N)
+    buffer; otherwise with a transposed copy, two kernels instead of one
+    launch per tile.
+    """
+    if not (matrix.device.type == 'cpu' if tiled is None else tiled):
+        return matrix.add_(matrix.t().clone())
     num = matrix.size(0)
     for start in range(0, num, _TILE):
         rows = slice(start, start + _TILE)

@@ -166,10 +166,23 @@ def test_errors_for_the_architecture_tensors():
     state['patch_embed.proj.0.weight'] = weight
     with pytest.raises(ValueError, match='convolutional stem'):
         convert_vit_checkpoint(release('moco_v3_vit', state))
-    state = timm_vit(with_head=False)
-    del state['pos_embed']
-    with pytest.raises(ValueError, match=r"\['pos_embed'\] missing"):
-        convert_vit_checkpoint(release('dino_vit', state))
+    for name, layout in (('pos_embed', 'dino_vit'), ('cls_token',
+                                                     'moco_v3_vit')):
+        state = timm_vit(with_head=False)
+        del state[name]
+        with pytest.raises(ValueError, match=rf"\['{name}'\] missing"):
+            convert_vit_checkpoint(release(layout, state))
+
+
+def test_a_hierarchical_transformer_is_no_vit():
+    """Swin-like names (blocks under ``layers.<i>.``, the patch embedding at
+    the top) are not taken for a ViT; the ResNet branch refuses them."""
+    swin = {
+        'patch_embed.proj.weight': torch.zeros(4, 3, 4, 4),
+        'layers.0.blocks.0.attn.qkv.weight': torch.zeros(12, 4)
+    }
+    assert not is_vit_checkpoint(swin)
+    assert not is_vit_checkpoint(dict(state_dict=swin))
 
 
 @pytest.mark.parametrize('wrap, where', [
@@ -237,3 +250,22 @@ def test_pretrained_check_hook_on_a_vit(tmp_path):
     assert hook.check(vit, good, 'backbone.') == 1.0
     with pytest.raises(RuntimeError, match='convert it first'):
         hook.check(vit, raw, 'module.base_encoder.')
+
+
+def test_pretrained_check_hook_with_a_timm_named_backbone(tmp_path):
+    """A backbone with timm's own names (e.g. MMPretrain's ``TIMMBackbone``)
+    under a wrong prefix gets the prefix, not the advice to convert."""
+    from coretune_mm.engine.hooks import PretrainedCheckHook
+    backbone = torch.nn.Module()
+    backbone.cls_token = torch.nn.Parameter(torch.randn(1, 1, 4))
+    backbone.blocks = torch.nn.ModuleList([torch.nn.Module()])
+    backbone.blocks[0].attn = torch.nn.Module()
+    backbone.blocks[0].attn.qkv = torch.nn.Linear(4, 12)
+    path = str(tmp_path / 'timm.pth')
+    torch.save({
+        f'model.{k}': v
+        for k, v in backbone.state_dict().items()
+    }, path)
+    with pytest.raises(RuntimeError, match="prefix 'model.'") as err:
+        PretrainedCheckHook().check(backbone, path, 'wrong.')
+    assert 'convert' not in str(err.value)

@@ -192,10 +192,12 @@ def test_add_transpose_in_place(num, tile, monkeypatch):
     copy, also where the tiles do not divide N."""
     import coretune_mm.core.contrastive as contrastive
     monkeypatch.setattr(contrastive, '_TILE', tile)
-    matrix = torch.randn(num, num, generator=torch.Generator().manual_seed(9))
-    expected = matrix + matrix.t().clone()
-    assert contrastive._add_transpose_(matrix) is matrix
-    torch.testing.assert_close(matrix, expected, rtol=0, atol=0)
+    for tiled in (None, False):  # the CPU's tiles; the copy used elsewhere
+        matrix = torch.randn(
+            num, num, generator=torch.Generator().manual_seed(9))
+        expected = matrix + matrix.t().clone()
+        assert contrastive._add_transpose_(matrix, tiled) is matrix
+        torch.testing.assert_close(matrix, expected, rtol=0, atol=0)
 
 
 def test_gradient_matches_autograd_of_the_slow_formula():

@@ -17,8 +17,10 @@ __all__ = ['PretrainedCheckHook']
 def _matching_prefix(keys: List[str], backbone_keys: List[str]) -> str:
     """The prefix under which most backbone keys appear in ``keys``."""
     best, best_hits = None, 0
+    anchors = {'conv1.weight', 'patch_embed.projection.weight'}
+    anchors.update(backbone_keys[:1])  # any backbone's first tensor
     for key in keys:
-        for name in ('conv1.weight', 'patch_embed.projection.weight'):
+        for name in anchors:
             if key.endswith(name):
                 prefix = key[:-len(name)]
                 hits = sum(prefix + k in keys for k in backbone_keys)
@@ -133,8 +135,10 @@ class PretrainedCheckHook(Hook):
                 f"'{suggestion}': set model.backbone.init_cfg.prefix="
                 f"'{suggestion}'."
                 if suggestion is not None and suggestion != prefix else '')
-        if any(k.endswith(TIMM_VIT_KEY) for k in saved):
-            # its cls_token and pos_embed would suggest a prefix in vain
+        if any(k.endswith(TIMM_VIT_KEY) for k in saved) and not any(
+                k.endswith(TIMM_VIT_KEY) for k in model_state):
+            # a timm-named ViT for a backbone with other names: its
+            # cls_token and pos_embed would suggest a prefix in vain
             hint = (" It holds a ViT under timm's names (a MoCo v3 or DINO "
                     'release): convert it first with '
                     'tools/model_converters/convert_checkpoint.py.')
