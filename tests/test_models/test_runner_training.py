@@ -1,5 +1,6 @@
 """The ViT head and the other decode heads through MMEngine's Runner: a few
-training iterations with finite losses, and ``loss_contrast`` in the log."""
+training iterations with finite losses, and a positive ``loss_contrast`` in the
+log."""
 import os.path as osp
 
 import numpy as np
@@ -74,7 +75,7 @@ def test_vit_classifier_trains_through_the_runner(tmp_path):
     cfg.work_dir = str(tmp_path / 'work')
     # 24 training images, batches of 8
     losses = train(Runner.from_cfg(cfg), iters=3)
-    assert 'train/loss_contrast' in losses
+    assert (losses['train/loss_contrast'] > 0).all()
 
 
 @pytest.fixture(scope='module')
@@ -112,5 +113,5 @@ def test_decode_head_trains_through_the_runner(stock_head, voc, tmp_path):
     ]
     cfg.work_dir = str(tmp_path / 'work')
     losses = train(Runner.from_cfg(cfg), iters=3)
-    assert {'train/decode.loss_ce',
-            'train/decode.loss_contrast'} <= set(losses)
+    assert 'train/decode.loss_ce' in losses
+    assert (losses['train/decode.loss_contrast'] > 0).all()

@@ -76,6 +76,28 @@ def test_pair_reports_ratios(tmp_path):
         benchmark.main(['pair', *configs, '--core-cfg-options', 'depth'])
 
 
+def test_profile_reports_what_core_tuning_adds(tmp_path):
+    configs = [
+        osp.join(REPO, 'configs', 'demo', f'resnet18_{m}_digits-folder.py')
+        for m in ('ce', 'coretune')
+    ]
+    out = tmp_path / 'profile.json'
+    report = load_tool(SCRIPT).main([
+        'profile', *configs, '--batch', '4', '--size', '32', '--steps', '1',
+        '--warmup', '0', '--top', '5', '--cfg-options',
+        'model.backbone.depth=18', '--json',
+        str(out)
+    ])
+    assert json.loads(out.read_text()) == report
+    assert report['cfg_options'] == ['model.backbone.depth=18']
+    assert len(report['top_added']) == 5
+    # the projector's products are Core-tuning's alone
+    assert report['added_matrix_products_ms'] > 0
+    assert report['added_matrix_products_share_of_ce_step'] == \
+        pytest.approx(report['added_matrix_products_ms'] /
+                      report['ce']['profiled_step_ms'])
+
+
 def test_cfg_options_change_the_model_both_methods_build():
     """``--cfg-options`` reach the built model as ``tools/train.py`` reads
     them (typed values)."""

@@ -13,6 +13,17 @@ memory and the Core/CE ratios as a table and as JSON::
         ${C}_coretune_1xb64-accum4-coslr-100e_cifar10.py \
         --device cuda --batch 64 --size 224
 
+Profile mode runs the same pair under ``torch.profiler`` and prints, per
+training step, the operators whose own time Core-tuning adds most and the
+time its added matrix products take against the CE step (a floor on the
+overhead that no elementwise work changes)::
+
+    U=configs/upernet/upernet_r50_mocov2-pre
+    python tools/analysis_tools/benchmark.py profile \
+        ${U}_ce_4xb4-20k_voc12aug-512x512.py \
+        ${U}_coretune_4xb4-20k_voc12aug-512x512.py \
+        --batch 2 --size 128 --steps 4
+
 Scaling mode times hardness-directed mixup + focal contrastive loss
 (forward + backward) for M samples, vectorised and with a naive per-anchor
 loop, to show the O(M^2) growth that the pixel budget bounds::
@@ -235,6 +246,80 @@ def run_pair(args) -> dict:
     return report
 
 
+# the profiler's names of matrix products (their own time: a matmul that
+# dispatches to mm is counted once)
+MATRIX_PRODUCTS = ('aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm',
+                   'aten::addbmm')
+
+
+def _profiled_ms(run, device: str, steps: int, warmup: int) -> dict:
+    """Own time per training step (ms) of each operator, over ``steps``
+    profiled steps after ``warmup``."""
+    from torch.profiler import ProfilerActivity, profile
+    for _ in range(warmup):
+        _train_step(*run, device)
+    activities = [ProfilerActivity.CPU]
+    if device.startswith('cuda'):
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            _train_step(*run, device)
+    attribute = 'self_device_time_total' if device.startswith('cuda') \
+        else 'self_cpu_time_total'
+    return {
+        event.key: getattr(event, attribute) / 1000 / steps
+        for event in prof.key_averages()
+    }
+
+
+def run_profile(args) -> dict:
+    shared = list(args.cfg_options or [])
+    core_only = list(args.core_cfg_options or [])
+    parse_options(shared)
+    parse_options(core_only, '--core-cfg-options')
+    own = {}
+    for name, config, options in (('ce', args.ce_config, shared),
+                                  ('core', args.core_config,
+                                   shared + core_only)):
+        run = _prepare(config, args.device, args.batch, args.size, options)
+        own[name] = _profiled_ms(run, args.device, args.steps, args.warmup)
+    keys = set(own['ce']) | set(own['core'])
+    added = sorted(
+        ((own['core'].get(k, 0.0) - own['ce'].get(k, 0.0), k) for k in keys),
+        reverse=True)
+    step = {name: sum(times.values()) for name, times in own.items()}
+    products = {
+        name: sum(times.get(k, 0.0) for k in MATRIX_PRODUCTS)
+        for name, times in own.items()
+    }
+    added_products = products['core'] - products['ce']
+    report = dict(
+        device=_device_name(args.device),
+        batch=args.batch,
+        size=args.size,
+        steps=args.steps,
+        ce=dict(config=args.ce_config, profiled_step_ms=step['ce']),
+        core=dict(config=args.core_config, profiled_step_ms=step['core']),
+        added_ms=step['core'] - step['ce'],
+        added_matrix_products_ms=added_products,
+        added_matrix_products_share_of_ce_step=added_products / step['ce'],
+        top_added=[dict(op=k, added_ms=ms) for ms, k in added[:args.top]])
+    if shared:
+        report['cfg_options'] = shared
+    if core_only:
+        report['core_cfg_options'] = core_only
+    print(f'{report["device"]}, batch {args.batch}, {args.size} px, own '
+          f'time per step over {args.steps} profiled steps (ms; the '
+          "profiler's overhead included)")
+    print(f"CE step {step['ce']:.1f}, Core-tuning step {step['core']:.1f}, "
+          f"added {report['added_ms']:.1f}, of which matrix products "
+          f'{added_products:.1f} ({added_products / step["ce"]:.1%} of the '
+          'CE step)')
+    for row in report['top_added']:
+        print(f"  {row['added_ms']:8.1f}  {row['op']}")
+    return report
+
+
 def _naive_focal_supcon(z, labels, temperature=0.07, gamma=1.0):
     """Per-anchor loop; the same loss as focal_supcon_loss('all')."""
     total, anchors = z.new_zeros(()), 0
@@ -298,9 +383,9 @@ def _device_name(device: str) -> str:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='mode', required=True)
-    for mode in ('pair', 'memory'):
+    for mode in ('pair', 'profile', 'memory'):
         p = sub.add_parser(mode)
-        if mode == 'pair':
+        if mode in ('pair', 'profile'):
             p.add_argument('ce_config')
             p.add_argument('core_config')
         else:
@@ -316,7 +401,13 @@ def main(argv=None) -> dict:
             default=[],
             help='override settings of both configs, key=value, as '
             'tools/train.py reads them (e.g. model.backbone.depth=18)')
-        if mode == 'pair':
+        if mode == 'profile':
+            p.add_argument(
+                '--top',
+                type=int,
+                default=15,
+                help='operators listed, most added time first')
+        if mode in ('pair', 'profile'):
             p.add_argument(
                 '--core-cfg-options',
                 nargs='+',
@@ -341,7 +432,8 @@ def main(argv=None) -> dict:
                                 args.size, args.steps, args.cfg_options)
         print(json.dumps(report))
         return report
-    report = run_pair(args) if args.mode == 'pair' else run_scaling(args)
+    runs = dict(pair=run_pair, profile=run_profile, scaling=run_scaling)
+    report = runs[args.mode](args)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)
