@@ -38,6 +38,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(scope='session')
+def digits_voc(tmp_path_factory) -> str:
+    """A small generated VOC-format set of digit scenes (8 training and 4
+    validation scenes of 48 px): its ``VOC2012`` folder."""
+    from coretune_mm.datasets.demo_data import make_digits_voc
+    return make_digits_voc(
+        str(tmp_path_factory.mktemp('voc') / 'VOC2012'),
+        num_train=8,
+        num_val=4,
+        canvas=48)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

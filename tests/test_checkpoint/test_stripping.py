@@ -7,6 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from small_configs import OTHER_DECODE_HEADS, segmenter_with, vit_classifier
 
 from coretune_mm.checkpoint import plain_config, strip_core_tuning
 
@@ -123,22 +124,7 @@ def test_vit_classifier_stripped_predicts_like_the_core_tuning_one(tmp_path):
     """A ViT with CoreTuneVisionTransformerClsHead: MMPretrain's inferencer
     on the stripped file alone (its own plain config) predicts the same."""
     from mmpretrain import ImageClassificationInferencer
-    cfg = Config.fromfile(
-        osp.join(CONFIGS, 'resnet18_coretune_digits-folder.py'))
-    cfg.model.backbone = dict(
-        type='VisionTransformer',
-        arch=dict(
-            embed_dims=16, num_layers=2, num_heads=2, feedforward_channels=32),
-        img_size=32,
-        patch_size=8,
-        out_type='cls_token')
-    cfg.model.neck = None
-    cfg.model.head = dict(
-        cfg.model.head.to_dict(),
-        type='CoreTuneVisionTransformerClsHead',
-        in_channels=16,
-        hidden_dim=24,
-        init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02))
+    cfg = vit_classifier()
     core_cfg = str(tmp_path / 'vit_coretune.py')
     cfg.dump(core_cfg)
     original = checkpoint_of(core_cfg, 'mmpretrain', tmp_path)
@@ -158,38 +144,14 @@ def test_vit_classifier_stripped_predicts_like_the_core_tuning_one(tmp_path):
         assert np.allclose(a['pred_scores'], b['pred_scores'], atol=1e-6)
 
 
-# the other decode heads over an undilated ResNet-18's four stages
-LEVELS = dict(in_channels=[64, 128, 256, 512], in_index=[0, 1, 2, 3])
-LAST = dict(in_channels=512, in_index=3)
-DECODE_HEADS = {
-    'UPerHead': dict(LEVELS, pool_scales=(1, 2)),
-    'FCNHead': dict(LAST, num_convs=1),
-    'PSPHead': dict(LAST, pool_scales=(1, 2)),
-    'SegformerHead': LEVELS,
-}
-
-
-@pytest.mark.parametrize('stock_head', list(DECODE_HEADS))
+@pytest.mark.parametrize('stock_head', list(OTHER_DECODE_HEADS))
 def test_decode_head_stripped_file_alone_segments_like_the_core_tuning_one(
         stock_head, tmp_path):
     """Each other decode head's Core-tuning variant strips to the stock head;
     MMSegmentation's inferencer given only the stripped file predicts the
     same."""
     from mmseg.apis import MMSegInferencer
-    cfg = Config.fromfile(
-        osp.join(CONFIGS, 'deeplabv3_r50_coretune_digits-voc.py'))
-    cfg.model.backbone.update(
-        depth=18, dilations=(1, 1, 1, 1), strides=(1, 2, 2, 2))
-    cfg.model.decode_head = dict(
-        type=f'CoreTune{stock_head}',
-        channels=32,
-        num_classes=21,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        contrast_weight=0.1,
-        projector=dict(out_channels=16),
-        pixel_sampler=dict(max_samples=64),
-        **DECODE_HEADS[stock_head])
-    cfg.model.auxiliary_head.in_channels = 256
+    cfg = segmenter_with(stock_head)
     core_cfg = str(tmp_path / f'{stock_head}_coretune.py')
     cfg.dump(core_cfg)
     original = checkpoint_of(core_cfg, 'mmseg', tmp_path)

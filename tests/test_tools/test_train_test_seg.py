@@ -6,33 +6,22 @@ import os.path as osp
 import pytest
 import torch
 
-from coretune_mm.datasets.demo_data import make_digits_voc
-
 DEFAULT_SCOPE = 'mmseg'
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-@pytest.fixture(scope='module')
-def voc(tmp_path_factory):
-    return make_digits_voc(
-        str(tmp_path_factory.mktemp('voc') / 'VOC2012'),
-        num_train=8,
-        num_val=4,
-        canvas=48)
-
-
 @pytest.mark.parametrize('method', ['ce', 'coretune'])
-def test_train_then_test(method, voc, tmp_path, run_tool, logged):
+def test_train_then_test(method, digits_voc, tmp_path, run_tool, logged):
     config = osp.join(REPO, 'configs', 'demo',
                       f'deeplabv3_r50_{method}_digits-voc.py')
     work_dir = str(tmp_path / 'work')
     options = [
-        '--cfg-options', f'train_dataloader.dataset.data_root={voc}',
-        f'val_dataloader.dataset.data_root={voc}',
-        f'test_dataloader.dataset.data_root={voc}', 'train_cfg.max_iters=3',
-        'train_cfg.val_interval=3', 'default_hooks.checkpoint.interval=3',
-        'param_scheduler.0.end=3', 'model.backbone.depth=18',
-        'model.decode_head.in_channels=512',
+        '--cfg-options', f'train_dataloader.dataset.data_root={digits_voc}',
+        f'val_dataloader.dataset.data_root={digits_voc}',
+        f'test_dataloader.dataset.data_root={digits_voc}',
+        'train_cfg.max_iters=3', 'train_cfg.val_interval=3',
+        'default_hooks.checkpoint.interval=3', 'param_scheduler.0.end=3',
+        'model.backbone.depth=18', 'model.decode_head.in_channels=512',
         'model.auxiliary_head.in_channels=256',
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
