@@ -186,13 +186,28 @@ def measure_times(configs,
     return [statistics.median(t) for t in times]
 
 
-def run_pair(args) -> dict:
+def _pair_options(args) -> dict:
+    """Each model's options: the shared ones, plus the Core-tuning-only ones
+    for the Core-tuning model; malformed ones are refused here, not in a
+    subprocess."""
     shared = list(args.cfg_options or [])
     core_only = list(getattr(args, 'core_cfg_options', None) or [])
-    # refused here, not in a subprocess
     parse_options(shared)
     parse_options(core_only, '--core-cfg-options')
-    options = dict(ce=shared, core=shared + core_only)
+    return dict(ce=shared, core=shared + core_only)
+
+
+def _record_options(report: dict, options: dict) -> None:
+    """Write the options a pair ran with into its report."""
+    shared, core_only = options['ce'], options['core'][len(options['ce']):]
+    if shared:
+        report['cfg_options'] = shared
+    if core_only:
+        report['core_cfg_options'] = core_only
+
+
+def run_pair(args) -> dict:
+    options = _pair_options(args)
     results = {}
     for name, config in (('ce', args.ce_config), ('core', args.core_config)):
         # each model in its own process: peak RSS is per process on the CPU
@@ -228,10 +243,7 @@ def run_pair(args) -> dict:
         step_time_ratio=core_ms / ce_ms,
         peak_memory_ratio=results['core']['peak_mb'] /
         results['ce']['peak_mb'])
-    if shared:
-        report['cfg_options'] = shared
-    if core_only:
-        report['core_cfg_options'] = core_only
+    _record_options(report, options)
     if not args.device.startswith('cuda'):
         report['note'] = ('CPU run at reduced resolution; peak memory is the '
                           "process's peak RSS")
@@ -273,15 +285,11 @@ def _profiled_ms(run, device: str, steps: int, warmup: int) -> dict:
 
 
 def run_profile(args) -> dict:
-    shared = list(args.cfg_options or [])
-    core_only = list(args.core_cfg_options or [])
-    parse_options(shared)
-    parse_options(core_only, '--core-cfg-options')
+    options = _pair_options(args)
     own = {}
-    for name, config, options in (('ce', args.ce_config, shared),
-                                  ('core', args.core_config,
-                                   shared + core_only)):
-        run = _prepare(config, args.device, args.batch, args.size, options)
+    for name, config in (('ce', args.ce_config), ('core', args.core_config)):
+        run = _prepare(config, args.device, args.batch, args.size,
+                       options[name])
         own[name] = _profiled_ms(run, args.device, args.steps, args.warmup)
     keys = set(own['ce']) | set(own['core'])
     added = sorted(
@@ -304,10 +312,7 @@ def run_profile(args) -> dict:
         added_matrix_products_ms=added_products,
         added_matrix_products_share_of_ce_step=added_products / step['ce'],
         top_added=[dict(op=k, added_ms=ms) for ms, k in added[:args.top]])
-    if shared:
-        report['cfg_options'] = shared
-    if core_only:
-        report['core_cfg_options'] = core_only
+    _record_options(report, options)
     print(f'{report["device"]}, batch {args.batch}, {args.size} px, own '
           f'time per step over {args.steps} profiled steps (ms; the '
           "profiler's overhead included)")

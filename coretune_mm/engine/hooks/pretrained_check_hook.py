@@ -130,11 +130,6 @@ class PretrainedCheckHook(Hook):
             k for k in saved
             if k.startswith(prefix) and k[len(prefix):] not in model_state
         ]
-        suggestion = _matching_prefix(list(saved), list(model_state))
-        hint = (f" The checkpoint's backbone is under prefix "
-                f"'{suggestion}': set model.backbone.init_cfg.prefix="
-                f"'{suggestion}'."
-                if suggestion is not None and suggestion != prefix else '')
         if any(k.endswith(TIMM_VIT_KEY) for k in saved) and not any(
                 k.endswith(TIMM_VIT_KEY) for k in model_state):
             # a timm-named ViT for a backbone with other names: its
@@ -142,6 +137,12 @@ class PretrainedCheckHook(Hook):
             hint = (" It holds a ViT under timm's names (a MoCo v3 or DINO "
                     'release): convert it first with '
                     'tools/model_converters/convert_checkpoint.py.')
+        else:
+            suggestion = _matching_prefix(list(saved), list(model_state))
+            hint = (f" The checkpoint's backbone is under prefix "
+                    f"'{suggestion}': set model.backbone.init_cfg.prefix="
+                    f"'{suggestion}'."
+                    if suggestion is not None and suggestion != prefix else '')
         raise RuntimeError(
             f'PretrainedCheckHook: only {len(loaded)}/{len(model_state)} '
             f'backbone tensors ({ratio:.0%}, need '
