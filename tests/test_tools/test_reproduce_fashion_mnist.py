@@ -1,6 +1,7 @@
 """Data preparation, splits and reporting of
 tools/experiments/reproduce_fashion_mnist.py."""
 import gzip
+import json
 import os.path as osp
 
 import numpy as np
@@ -331,3 +332,40 @@ def test_parallel_fine_tunes_write_their_configs(tmp_path):
         folder = tmp_path / f'{rep}' / script.slug(variant)
         assert (folder / 'finetune_config.py').is_file()
         assert (folder / 'val_config.py').is_file()
+
+
+def test_long_fine_tunes_save_before_their_end(tmp_path):
+    """A 10 % fine-tune takes about 20 minutes: it must leave a checkpoint to
+    resume from well before its last epoch, and keep only one."""
+    from mmengine.config import Config
+    script = load_tool(SCRIPT)
+    for epochs in (None, 12):
+        config, _ = script.write_configs(
+            str(tmp_path / str(epochs)), 'ce', '/nowhere.pth', [0, 1], [2, 3],
+            0, epochs)
+        cfg = Config.fromfile(config)
+        hook = cfg.default_hooks.checkpoint
+        assert hook.interval < cfg.train_cfg.max_epochs
+        assert hook.max_keep_ckpts == 1
+        # the schedule's last epoch is saved whatever the interval
+        assert hook.get('save_last', True)
+
+
+def test_grad_ratios_count_a_resumed_step_once(tmp_path):
+    """A run resumed from epoch 5 logs again the steps after that checkpoint
+    that the interrupted attempt had already logged; each counts once, the
+    later log wins, and the order is the steps' order."""
+    script = load_tool(SCRIPT)
+
+    def log(folder, entries):
+        path = tmp_path / folder / 'vis_data'
+        path.mkdir(parents=True)
+        with open(path / 'scalars.json', 'w') as f:
+            for step, ratio in entries:
+                f.write(json.dumps(dict(step=step, core_grad_ratio=ratio)))
+                f.write('\n')
+                f.write(json.dumps(dict(step=step, accuracy=1.0)) + '\n')
+
+    log('20260101_000000', [(10, 1.0), (20, 2.0), (30, 3.0)])
+    log('20260101_010000', [(20, 5.0), (30, 7.0), (40, 4.0)])
+    assert script.grad_ratios(str(tmp_path)) == [1.0, 5.0, 7.0, 4.0]
