@@ -91,7 +91,7 @@ def _runs(values, ratio=None):
         for split in ('val', 'test')
     }
     runs['grad_ratio'] = [
-        None if ratio is None else dict(first=ratio, mean=ratio)
+        None if ratio is None else dict(first=10 * ratio, mean=ratio)
         for _ in values
     ]
     return runs
@@ -118,6 +118,10 @@ def test_report_compares_with_ce_and_feature_mixup(tmp_path):
     # eta chosen on validation: 0.1 (mean 73.5 against 70.5)
     assert 'eta chosen on validation: coretune eta 0.1' in text
     assert 'gradient ratio on the features: 0.050' in text
+    # every variant that logged the ratio, the mean then the first step
+    assert '| coretune eta 0.1 | 0.050 | 0.500 |' in text
+    assert '| coretune eta 1 | 0.500 | 5.000 |' in text
+    assert '| ce |' not in text.split('gradient ratio on the features (')[1]
     assert '### 1% labels, test split, against ce' in text
     assert '| coretune eta 0.1 minus ce, pre-training 1 | +3.50 +/- 0.50 |' \
         in text
@@ -166,10 +170,10 @@ def test_plan_prints_the_design_and_runs_nothing(fake_source, tmp_path,
     ]
     script.main(common + ['--fractions', '1%', '--tasks', 'cls'])
     out = capsys.readouterr().out
-    # 2 pre-trainings x 45 epochs + 2 x 5 x 8 fine-tunes on 2 jobs
-    assert 'left: 2 pre-trainings, 80 fine-tunes' in out
+    # 2 pre-trainings x 45 epochs + 2 x 5 x 9 fine-tunes on 2 jobs
+    assert 'left: 2 pre-trainings, 90 fine-tunes' in out
     minutes = (2 * 45 * script.PRETRAIN_MINUTES_PER_EPOCH +
-               80 * script.FINETUNE_MINUTES['1%'] / 2)
+               90 * script.FINETUNE_MINUTES['1%'] / 2)
     assert f'about {minutes:.0f} minutes' in out
     # 10 %: the baselines and the eta sweep only
     script.main(common + ['--fractions', '10%', '--tasks', 'cls'])

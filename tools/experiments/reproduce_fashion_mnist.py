@@ -110,6 +110,13 @@ VARIANTS = {
      dict(
          mixup=dict(partner='random', hp_lambda_min=0.0),
          contrast_loss=dict(pair_label='exact'))),
+    # SupCon's normalisation (each anchor's sum over its |P(i)| positives,
+    # not over all 3B rows): a larger contrast, weighted towards anchors with
+    # few positives. Added to the 1 % design after its first 80 runs; not a
+    # candidate for the chosen eta.
+    'per-positive normalisation':
+    ('coretune',
+     dict(contrast_weight=0.1, contrast_loss=dict(normalize='positives'))),
 }
 ETA_VARIANTS = [v for v in VARIANTS if v.startswith('coretune eta')]
 # 10 % of the labels (a fine-tune costs ten times more): the baselines and
@@ -756,6 +763,18 @@ def choose_eta(results: dict) -> Optional[str]:
         key=lambda v: np.mean([r['accuracy/top1'] for r in results[v]['val']]))
 
 
+def grad_ratio_rows(results: dict) -> List[str]:
+    """A markdown row per variant that logged ``core_grad_ratio``."""
+    rows = []
+    for name, runs in results.items():
+        ratios = [r for r in runs.get('grad_ratio', []) if r]
+        if ratios:
+            rows.append(f'| {name} | '
+                        f'{np.mean([r["mean"] for r in ratios]):.3f} | '
+                        f'{np.mean([r["first"] for r in ratios]):.3f} |')
+    return rows
+
+
 def write_report(report: dict, out_dir: str) -> None:
     """``fashion_mnist.{md,json}`` and a plot per fraction in ``out_dir``:
 
@@ -792,6 +811,14 @@ def write_report(report: dict, out_dir: str) -> None:
             if ratios:
                 lines.append('mean contrastive / classification gradient '
                              f'ratio on the features: {np.mean(ratios):.3f}')
+        ratio_rows = grad_ratio_rows(report['fractions'][fraction])
+        if ratio_rows:
+            lines.append(
+                f'### {fraction} labels: contrastive / classification '
+                'gradient ratio on the features (`core_grad_ratio`; the '
+                'mean over runs of each run\'s mean, and of its first '
+                'logged step)\n\n| variant | mean | first step |\n'
+                '| --- | --- | --- |\n' + '\n'.join(ratio_rows))
         baselines = [b for b in ('ce', 'feature mixup', chosen) if b]
         for baseline in baselines:
             if baseline not in results or len(results) < 2:
