@@ -175,9 +175,9 @@ def test_plan_prints_the_design_and_runs_nothing(fake_source, tmp_path,
     minutes = (2 * 45 * script.PRETRAIN_MINUTES_PER_EPOCH +
                90 * script.FINETUNE_MINUTES['1%'] / 2)
     assert f'about {minutes:.0f} minutes' in out
-    # 10 %: the baselines and the eta sweep only
+    # 10 %: the baselines, the eta sweep and the per-positive normalisation
     script.main(common + ['--fractions', '10%', '--tasks', 'cls'])
-    assert 'left: 2 pre-trainings, 50 fine-tunes' in capsys.readouterr().out
+    assert 'left: 2 pre-trainings, 60 fine-tunes' in capsys.readouterr().out
     # segmentation: 2 x 5 x 6 runs
     script.main(common + ['--tasks', 'seg'])
     out = capsys.readouterr().out
