@@ -211,6 +211,44 @@ def test_probe_split_and_pixel_probe(fake_source, tmp_path, monkeypatch):
         assert script.knn_probe(None, root, centred) == expected
 
 
+def test_each_fraction_fine_tunes_its_own_design(fake_source, tmp_path,
+                                                 monkeypatch):
+    """What runs and what is reported at a fraction is that fraction's design
+    (at 10 %: the subset in FRACTION_VARIANTS), not every variant."""
+    script = load_tool(SCRIPT)
+    source, _ = fake_source
+    monkeypatch.setattr(script, 'DATA', str(tmp_path / 'data'))
+    monkeypatch.setattr(script, 'FRACTIONS', {'1%': 1, '10%': 2})
+    monkeypatch.setattr(script, 'VAL_PER_CLASS', 1)
+    monkeypatch.setattr(script, 'knn_probe', lambda *args, **kw: 50.0)
+    monkeypatch.setattr(script, 'pretrain',
+                        lambda seed, *args: f'/pretrain{seed}.pth')
+    trained = []
+
+    def finetune(variant, checkpoint, work_dir, *args):
+        trained.append((variant, checkpoint))
+        return dict(val={'accuracy/top1': 1.0}, test={'accuracy/top1': 1.0})
+
+    monkeypatch.setattr(script, 'finetune', finetune)
+    reports = []
+    monkeypatch.setattr(script, 'write_report',
+                        lambda report, out_dir: reports.append(report))
+    script.main([
+        '--source', source, '--cache',
+        str(tmp_path / 'cache'), '--work-dir',
+        str(tmp_path / 'runs'), '--out-dir',
+        str(tmp_path / 'out'), '--tasks', 'cls', '--fractions', '10%',
+        '--pretrain-seeds', '0', '--replicates', '0', '1', '--jobs', '1'
+    ])
+    design = script.FRACTION_VARIANTS['10%']
+    assert len(design) < len(script.VARIANTS)
+    assert sorted(trained) == sorted(
+        (v, '/pretrain0.pth') for v in design for _ in range(2))
+    assert list(reports[0]['fractions']['10%']) == [
+        v for v in script.VARIANTS if v in design
+    ]
+
+
 @pytest.mark.slow
 def test_tiny_pretraining_probe_and_finetune(fake_source, tmp_path,
                                              monkeypatch):
@@ -340,7 +378,8 @@ def test_parallel_fine_tunes_write_their_configs(tmp_path):
 
 def test_long_fine_tunes_save_before_their_end(tmp_path):
     """A 10 % fine-tune takes about 20 minutes: it must leave a checkpoint to
-    resume from well before its last epoch, and keep only one."""
+    resume from well before its last epoch, and keep the one before it while
+    the next is written."""
     from mmengine.config import Config
     script = load_tool(SCRIPT)
     for epochs in (None, 12):
@@ -350,9 +389,7 @@ def test_long_fine_tunes_save_before_their_end(tmp_path):
         cfg = Config.fromfile(config)
         hook = cfg.default_hooks.checkpoint
         assert hook.interval < cfg.train_cfg.max_epochs
-        assert hook.max_keep_ckpts == 1
-        # the schedule's last epoch is saved whatever the interval
-        assert hook.get('save_last', True)
+        assert hook.max_keep_ckpts == 2
 
 
 def test_grad_ratios_count_a_resumed_step_once(tmp_path):

@@ -18,8 +18,9 @@
    the 10,000 test images are reported on. Replicate r draws its subset and
    validation split with seed r and fine-tunes with seed r, the same for
    every variant, from every pre-training. At 10 % only CE, feature mixup,
-   the eta sweep and the per-positive normalisation run. A fine-tune saves a checkpoint every
-   ``CHECKPOINT_EVERY`` epochs, so an interrupted one resumes exactly.
+   the eta sweep and the per-positive normalisation run. A fine-tune saves
+   a checkpoint every ``CHECKPOINT_EVERY`` epochs, so an interrupted one
+   resumes exactly.
 4. Segmentation on held-out scenes (``--tasks seg``): DeepLab-V3 over the
    same backbone on 64 x 64 scenes of Fashion-MNIST items; training scenes
    from the training images, validation and test scenes from two disjoint
@@ -123,8 +124,8 @@ ETA_VARIANTS = [v for v in VARIANTS if v.startswith('coretune eta')]
 # eta sweep, and the per-positive normalisation (added after the 1 % runs
 # showed it above CE on both splits, to test that where it was not chosen)
 FRACTION_VARIANTS = {
-    '10%': ['ce', 'feature mixup'] + ETA_VARIANTS +
-    ['per-positive normalisation']
+    '10%':
+    ['ce', 'feature mixup'] + ETA_VARIANTS + ['per-positive normalisation']
 }
 QUICK = dict(
     tasks=['cls'],
@@ -137,9 +138,11 @@ QUICK = dict(
 # estimate printed before a run
 PRETRAIN_MINUTES_PER_EPOCH = 2.3
 FINETUNE_MINUTES = {'1%': 2.7, '10%': 20.0}  # 1 %: measured
-# a fine-tune saves every few epochs (and at its last), keeping one file, so
-# that an interrupted run resumes (exactly) instead of starting over
-CHECKPOINT_EVERY = 5
+# a fine-tune saves every few epochs (and at its last) so that an
+# interrupted run resumes (exactly) instead of starting over; two files are
+# kept because MMEngine deletes the oldest before writing the next, and
+# `last_checkpoint` must never name a file that is gone
+CHECKPOINT_EVERY, CHECKPOINTS_KEPT = 5, 2
 METRICS = ['accuracy/top1']
 
 # Segmentation on held-out scenes: training scenes from the training images,
@@ -383,7 +386,8 @@ def write_configs(work_dir: str, variant: str, checkpoint: str,
         test_dataloader=dict(dataset=dict(data_root=root)),
         randomness=dict(seed=seed),
         default_hooks=dict(
-            checkpoint=dict(interval=CHECKPOINT_EVERY, max_keep_ckpts=1)))
+            checkpoint=dict(
+                interval=CHECKPOINT_EVERY, max_keep_ckpts=CHECKPOINTS_KEPT)))
     if epochs:
         overrides.update(
             train_cfg=dict(max_epochs=epochs, val_interval=epochs),
@@ -680,14 +684,15 @@ def main(argv=None) -> None:
                 flush=True)
             return metrics
 
-        results = run_parallel([(v, p, r) for p, r in pairs for v in variants],
-                               one, args.jobs)
+        # the fraction's own design (at 10 %: a subset of the variants)
+        results = run_parallel([(v, p, r) for p, r in pairs
+                                for v in kinds[fraction]], one, args.jobs)
         report['fractions'][fraction] = {
             v: {
                 key: [results[v, p, r].get(key) for p, r in pairs]
                 for key in ('val', 'test', 'grad_ratio')
             }
-            for v in variants
+            for v in kinds[fraction]
         }
     if fractions:
         write_report(report, args.out_dir)
