@@ -1,5 +1,6 @@
 """tools/analysis_tools/device_check.py: its CPU dry run (what CI can run of
-the GPU check), the per-part time limit and the refusal without a GPU."""
+the GPU check), the per-part time limit, the refusal without a GPU and without
+the carried pack."""
 import json
 import sys
 import time
@@ -69,6 +70,26 @@ def test_gpu_check_script_stops_without_a_gpu():
                        check=False)
     assert done.returncode != 0
     assert 'no CUDA device' in done.stderr
+
+
+def test_gpu_check_script_names_the_missing_pack(tmp_path):
+    # a stand-in Python that has a GPU but none of the host libraries
+    python = tmp_path / 'python'
+    python.write_text('#!/bin/sh\ncase "$2" in *cuda*) echo stand-in; '
+                      'exit 0;; esac\nexit 1\n')
+    python.chmod(0o755)
+    done = run_process(['bash', 'tools/gpu_check.sh'],
+                       env=dict(
+                           PATH='/usr/bin:/bin',
+                           PY=str(python),
+                           PACK=str(tmp_path / 'absent'),
+                           OUT=str(tmp_path / 'out'),
+                           SITE=str(tmp_path / 'site')),
+                       check=False)
+    assert done.returncode == 2
+    assert f'{tmp_path / "absent"}/ is not here' in done.stderr
+    assert 'gpu_check.sh pack' in done.stderr
+    assert not (tmp_path / 'site').exists()
 
 
 def test_budget_caps_the_parts_and_skips_what_does_not_fit(
