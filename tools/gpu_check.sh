@@ -10,11 +10,18 @@
 # `pack` downloads the pure-Python wheels of the host libraries (the versions
 # of this project's environment) and mmcv's source for the GPU machine's
 # Python (PY_VERSION, default 3.12). The run installs them into a folder of
-# their own (SITE) unless the machine's Python already imports them, builds
-# mmcv's CPU ops there against the machine's torch (the classifiers and
-# DeepLab-V3 need `mmcv.ops` importable, not its CUDA kernels; 16 cores take
-# a few minutes), says how long that took and runs the check. Results go to
-# ${OUT:-work_dirs/device_check}/device_check.json.
+# their own (SITE, default work_dirs/device_site) unless the machine's Python
+# already imports them, builds mmcv's CPU ops there against the machine's
+# torch (the classifiers and DeepLab-V3 need `mmcv.ops` importable, not its
+# CUDA kernels; 16 cores take a few minutes), says how long that took and
+# runs the check. Results go to ${OUT:-work_dirs/device_check}/device_check.json.
+#
+# Arguments go to tools/analysis_tools/device_check.py. Where one call has too
+# little time for the install and all four parts, split them: the second call
+# finds SITE complete and starts at once (on the same machine), e.g.
+#
+#   bash tools/gpu_check.sh --parts precision resume --out work_dirs/device_check/first.json
+#   bash tools/gpu_check.sh --parts overhead scaling --out work_dirs/device_check/second.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACK=${PACK:-.device}
@@ -49,14 +56,16 @@ fi
 
 PY=${PY:-python3}
 OUT=${OUT:-work_dirs/device_check}
-SITE=${SITE:-/tmp/coretune_site}
+SITE=$(realpath -m "${SITE:-work_dirs/device_site}")
 mkdir -p "$OUT"
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name(0), torch.__version__)"
 
 start=$(date +%s)
+# an earlier call's complete install is used as it is
+[ -f "$SITE/.complete" ] && export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
 if ! "$PY" -c "import mmcv.ops, mmengine, mmpretrain, mmseg" 2>/dev/null; then
   [ -d "$PACK" ] || { echo "the host libraries are missing and $PACK/ is not here: run 'bash tools/gpu_check.sh pack' where there is network and carry $PACK" >&2; exit 2; }
-  mkdir -p "$SITE"
+  mkdir -p "$SITE" && rm -f "$SITE/.complete"
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
     --upgrade --target "$SITE" "$PACK"/*.whl
   export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
@@ -68,6 +77,7 @@ if ! "$PY" -c "import mmcv.ops, mmengine, mmpretrain, mmseg" 2>/dev/null; then
     MMCV_WITH_OPS=1 MAX_JOBS=$(nproc) "$PY" -m pip install -q --no-deps \
     --no-index --no-build-isolation --no-compile --target "$SITE" .)
   "$PY" -c "import mmcv.ops, mmengine, mmpretrain, mmseg"
+  touch "$SITE/.complete"
 fi
 export CORETUNE_INSTALL_SECONDS=$(( $(date +%s) - start ))
 echo "host libraries ready in ${CORETUNE_INSTALL_SECONDS} s"
