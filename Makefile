@@ -1,9 +1,12 @@
 # `make test` and `make demo` set up everything on a fresh machine first.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.coretune_mm-env
+# mmcv's ops for the CPU (default, also on a GPU host) or with CUDA kernels:
+# make test MMCV_BUILD=cuda (docs/install.md); the stamp records the kind
+MMCV_BUILD ?= cpu
+STAMP := $(VENV)/.coretune_mm-env-$(MMCV_BUILD)
 # e.g. make test TORCH_SPEC="torch==2.14.1 torchvision==0.29.1" (fresh .venv)
-export TORCH_SPEC
+export TORCH_SPEC MMCV_BUILD
 
 .PHONY: env lint test test-fast demo clean
 

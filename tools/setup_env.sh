@@ -11,6 +11,8 @@
 # a GPU host: DeepLab-V3 and the classifiers need `mmcv.ops` importable, not
 # its CUDA kernels, and a CUDA build needs an nvcc matching torch's CUDA and
 # compiles every kernel (hours). MMCV_BUILD=cuda builds them (FORCE_CUDA=1).
+# An installed mmcv of the other kind is replaced (a CPU build reports its
+# compiling CUDA version as 'not available').
 set -euo pipefail
 
 VENV=${VENV:-.venv}
@@ -35,7 +37,7 @@ pip install -q $TORCH_SPEC "numpy<2"
 pip install -q "mmengine==0.10.7" "mmpretrain==1.2.0" "mmsegmentation==1.2.2" \
   ftfy regex
 
-if ! "$py" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'" 2>/dev/null; then
+if ! "$py" -c "import mmcv, mmcv.ops; from mmcv.ops import get_compiling_cuda_version as cuda; assert mmcv.__version__ == '$MMCV_VERSION'; assert (cuda() == 'not available') == ('$MMCV_BUILD' == 'cpu')" 2>/dev/null; then
   key=$("$py" -c "import sys, torch; print(f'mmcv-$MMCV_VERSION-torch{torch.__version__}-cp{sys.version_info[0]}{sys.version_info[1]}-$MMCV_BUILD')")
   wheel_dir="$CACHE_DIR/wheels/$key"
   if ! ls "$wheel_dir"/mmcv-*.whl >/dev/null 2>&1; then
@@ -55,7 +57,7 @@ if ! "$py" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'
     rm -rf "$wheel_dir" && mv "$wheel_dir.tmp" "$wheel_dir"
     rm -rf "$build_dir"
   fi
-  pip install -q "$wheel_dir"/mmcv-*.whl
+  pip install -q --force-reinstall --no-deps "$wheel_dir"/mmcv-*.whl
 fi
 
 pip install -q -e ".[tests,demo]"
