@@ -45,3 +45,35 @@ def test_separable_and_bad_k():
     assert knn_accuracy(train, labels, train, labels, k=2) == 100.0
     with pytest.raises(ValueError, match='k must'):
         knn_accuracy(train, labels, train, labels, k=5)
+
+
+def test_makes_no_tensor_on_a_default_device():
+    """Every tensor the probe creates follows the features' device (with CUDA
+    features, a vote tensor made by ``torch.zeros`` without a device lands on
+    the CPU)."""
+    from torch.overrides import TorchFunctionMode
+    factories = {
+        torch.zeros, torch.ones, torch.empty, torch.full, torch.arange,
+        torch.tensor, torch.eye, torch.rand, torch.randn, torch.randint,
+        torch.linspace, torch.as_tensor
+    }
+
+    class DefaultDevice(TorchFunctionMode):
+
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func in factories and kwargs.get('device') is None:
+                self.calls.append(func.__name__)
+            return func(*args, **kwargs)
+
+    g = torch.Generator().manual_seed(0)
+    train = torch.randn(30, 6, generator=g)
+    test = torch.randn(9, 6, generator=g)
+    labels = torch.randint(3, (30, ), generator=g)
+    with DefaultDevice() as mode:
+        knn_accuracy(train, labels, test, labels[:9], k=4, chunk=4)
+    assert mode.calls == []
