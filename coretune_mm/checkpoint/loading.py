@@ -15,6 +15,7 @@ file could make ``'mean'`` compute a maximum. Under the safe unpickler a
 buffer is therefore rebuilt by :class:`_LoadedHistoryBuffer`, which keeps
 the process's own table and leaves a plain ``HistoryBuffer``.
 """
+import importlib
 import os.path as osp
 import zipfile
 from typing import List, Optional
@@ -54,7 +55,10 @@ def _history_buffer_getattr(obj: object, name: str) -> object:
 
 
 def _checkpoint_safe_globals() -> list:
-    multiarray = np.core.multiarray
+    # numpy 2 keeps it in numpy._core (its numpy.core warns on access)
+    multiarray = importlib.import_module(
+        'numpy._core.multiarray' if np.lib.NumpyVersion(np.__version__) >=
+        '2.0.0' else 'numpy.core.multiarray')
     dtype_classes = [
         obj for obj in vars(np.dtypes).values()
         if isinstance(obj, type) and issubclass(obj, np.dtype)
