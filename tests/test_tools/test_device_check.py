@@ -233,3 +233,22 @@ def test_gpu_check_script_installs_the_pack_once(tmp_path):
     run_process(['bash', 'tools/gpu_check.sh'], env=env)
     assert not record.exists()
     assert len(log.read_text().splitlines()) == 2
+
+
+def test_low_precision_on_a_gpu_goes_through_amp_optim_wrapper(monkeypatch):
+    """What a config's ``AmpOptimWrapper`` does on a GPU (its CUDA check stood
+    in for); on the CPU, which it refuses, the plain wrapper under autocast."""
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp
+    from mmengine.optim import AmpOptimWrapper, OptimWrapper
+    check = load_tool(SCRIPT)
+    model = torch.nn.Linear(3, 2)
+    monkeypatch.setattr(amp, 'is_cuda_available', lambda: True)
+    for dtype in ('float16', 'bfloat16'):
+        wrapper, autocast = check.optim_wrapper_for(model, dtype, 'cuda')
+        assert type(wrapper) is AmpOptimWrapper and autocast is None
+        assert wrapper.cast_dtype == getattr(torch, dtype)
+        wrapper, autocast = check.optim_wrapper_for(model, dtype, 'cpu')
+        assert type(wrapper) is OptimWrapper
+        assert autocast.fast_dtype == getattr(torch, dtype)
+    wrapper, autocast = check.optim_wrapper_for(model, 'float32', 'cuda')
+    assert type(wrapper) is OptimWrapper and autocast is None

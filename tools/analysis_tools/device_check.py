@@ -28,7 +28,9 @@ Parts:
         same weights (within the device's own run-to-run difference).
     overhead: ``tools/analysis_tools/benchmark.py pair`` at full size
         (ResNet-50 224 px batch 64, DeepLab-V3 512 px batch 4): step-time
-        and peak-memory ratios.
+        and peak-memory ratios (timed without the sync debug mode, whose
+        warnings cost time of their own; the precision part counts the
+        same training steps' synchronisations).
     scaling: ``tools/analysis_tools/benchmark.py scaling``, the contrast's
         cost in M.
 """
