@@ -2,7 +2,9 @@
 
 On an accelerator, an operation whose result size or value the host must
 read (``nonzero``, ``unique``, ``bincount``, boolean-mask indexing,
-``.item()`` / ``bool()`` ...) stalls the host until the device catches up.
+``.item()`` / ``bool()`` ...) stalls the host until the device catches up,
+and so does a tensor made from host data on the device (``torch.tensor(x,
+device=...)``: a synchronous copy from pageable memory).
 These tests count such operations in a step of each Core-tuning head and of
 the stock head it replaces, on the CPU, with a dispatch mode; the
 difference is what Core-tuning adds. Two call sites are left out because
@@ -25,7 +27,7 @@ SYNCING = {
     aten.unique_consecutive.default, aten._unique.default,
     aten.masked_select.default, aten.bincount.default,
     aten.repeat_interleave.Tensor, aten.is_nonzero.default, aten.equal.default,
-    aten.argwhere.default
+    aten.argwhere.default, aten.lift_fresh.default
 }
 INDEXING = {aten.index.Tensor, aten.index_put_.default, aten.index_put.default}
 HOST_ONLY = {'to_soft_labels', 'generators'}

@@ -228,9 +228,11 @@ class PixelCoreTuningMixin:
         out = core(pixel_features, targets, generator=shared)
         losses = dict(
             loss_contrast=out.loss_contrast,
-            # float32: under bf16, 1023 would log as 1024
-            core_pixels=torch.tensor(
-                float(index.numel()), device=features.device),
+            # float32: under bf16, 1023 would log as 1024; filled on the
+            # device (a tensor from host data would be a synchronous copy)
+            core_pixels=features.new_full((),
+                                          index.numel(),
+                                          dtype=torch.float32),
             core_boundary=on_boundary.mean()
             if index.numel() else on_boundary.sum())
         losses.update({f'core_{k}': v for k, v in out.stats.items()})
