@@ -18,7 +18,8 @@
 #
 # Arguments go to tools/analysis_tools/device_check.py. Where one call has too
 # little time for the install and all four parts, split them: the second call
-# finds SITE complete and starts at once (on the same machine), e.g.
+# finds SITE complete (for the same Python, torch and pack) and starts at
+# once (on the same machine), e.g.
 #
 #   bash tools/gpu_check.sh --parts precision resume --out work_dirs/device_check/first.json
 #   bash tools/gpu_check.sh --parts overhead scaling --out work_dirs/device_check/second.json
@@ -56,28 +57,36 @@ fi
 
 PY=${PY:-python3}
 OUT=${OUT:-work_dirs/device_check}
-SITE=$(realpath -m "${SITE:-work_dirs/device_site}")
+SITE=${SITE:-work_dirs/device_site}
+case "$SITE" in /*) ;; *) SITE=$PWD/$SITE ;; esac
 mkdir -p "$OUT"
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name(0), torch.__version__)"
 
 start=$(date +%s)
-# an earlier call's complete install is used as it is
-[ -f "$SITE/.complete" ] && export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+# what an install in SITE is made for: this Python and torch, this pack
+made_for=$("$PY" -c "import sys, torch; print(sys.version.split()[0], torch.__version__)"; ls "$PACK" 2>/dev/null || true)
+# an earlier call's complete install for the same is used as it is
+if [ -f "$SITE/.complete" ] && [ "$(cat "$SITE/.complete")" = "$made_for" ]; then
+  export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+fi
 if ! "$PY" -c "import mmcv.ops, mmengine, mmpretrain, mmseg" 2>/dev/null; then
   [ -d "$PACK" ] || { echo "the host libraries are missing and $PACK/ is not here: run 'bash tools/gpu_check.sh pack' where there is network and carry $PACK" >&2; exit 2; }
-  mkdir -p "$SITE" && rm -f "$SITE/.complete"
+  # an install of ours made for something else is replaced whole
+  if [ -f "$SITE/.complete" ]; then rm -rf "$SITE"; fi
+  mkdir -p "$SITE"
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
     --upgrade --target "$SITE" "$PACK"/*.whl
   export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
   build=$(mktemp -d)
+  trap 'rm -rf "$build"' EXIT
   tar -xzf "$PACK/mmcv-$MMCV_VERSION.tar.gz" -C "$build"
   # torch >= 2.10 headers need C++20
   sed -i "s/'-std=c++17'/'-std=c++20'/g" "$build/mmcv-$MMCV_VERSION/setup.py"
   (cd "$build/mmcv-$MMCV_VERSION" && CUDA_VISIBLE_DEVICES= FORCE_CUDA=0 \
     MMCV_WITH_OPS=1 MAX_JOBS=$(nproc) "$PY" -m pip install -q --no-deps \
-    --no-index --no-build-isolation --no-compile --target "$SITE" .)
+    --no-index --no-build-isolation --no-compile --upgrade --target "$SITE" .)
   "$PY" -c "import mmcv.ops, mmengine, mmpretrain, mmseg"
-  touch "$SITE/.complete"
+  printf '%s\n' "$made_for" > "$SITE/.complete"
 fi
 export CORETUNE_INSTALL_SECONDS=$(( $(date +%s) - start ))
 echo "host libraries ready in ${CORETUNE_INSTALL_SECONDS} s"

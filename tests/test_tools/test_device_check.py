@@ -4,6 +4,7 @@ the carried pack."""
 import json
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -146,7 +147,7 @@ def test_added_syncs_compare_the_fp32_steps_of_the_two_heads():
     assert check.SYNC_LIMIT == dict(cls=0, seg=2)
 
 
-def _stand_in_pack(pack):
+def _stand_in_pack(pack: Path) -> None:
     """A pack as ``gpu_check.sh pack`` writes it, in miniature: one pure-
     Python wheel and an mmcv source whose ``setup.py`` records how it was built
     (the environment and its C++ standard) and installs a bare ``mmcv.ops``."""
@@ -233,6 +234,13 @@ def test_gpu_check_script_installs_the_pack_once(tmp_path):
     run_process(['bash', 'tools/gpu_check.sh'], env=env)
     assert not record.exists()
     assert len(log.read_text().splitlines()) == 2
+    # another pack: the install is made again, the earlier one replaced
+    (site / 'left_over').write_text('')
+    (tmp_path / 'pack' / 'other.txt').write_text('')
+    run_process(['bash', 'tools/gpu_check.sh'], env=env)
+    assert json.loads(record.read_text())['flags'] == ['-std=c++20']
+    assert not (site / 'left_over').exists()
+    assert 'other.txt' in (site / '.complete').read_text()
 
 
 def test_low_precision_on_a_gpu_goes_through_amp_optim_wrapper(monkeypatch):

@@ -74,7 +74,7 @@ FULL = dict(
     precision=dict(cls=(32, 128), seg=(4, 256), steps=5),
     overhead=dict(cls=(64, 224), seg=(4, 512), steps=20, warmup=5),
     scaling=dict(sizes=[256, 512, 1024, 2048, 4096, 8192], naive_max=2048),
-    limits=dict(precision=120, resume=90, overhead=240, scaling=90))
+    limits=dict(precision=120, resume=120, overhead=240, scaling=90))
 # the dry run's models: the same configs and heads with a ResNet-18 (basic
 # blocks) and narrow heads (minutes less on 2 CPU cores)
 SMALL = dict(
@@ -139,8 +139,16 @@ class SyncCounter:
 
 
 def added_syncs(runs: Dict[str, dict]) -> Optional[int]:
-    """Host synchronisations that Core-tuning adds to CE's fp32 training step
-    (the last step of each; ``None`` where they were not counted)."""
+    """Host synchronisations that Core-tuning adds to CE's training step.
+
+    Args:
+        runs: The precision part's runs by ``'<model>/<dtype>'``, each with
+            its ``syncs`` per step.
+
+    Returns:
+        Core-tuning's minus CE's count in the last fp32 step, or ``None``
+        where they were not counted (on the CPU).
+    """
     ce = runs['ce/float32']['syncs'][-1]
     core = runs['coretune/float32']['syncs'][-1]
     return None if ce is None or core is None else core - ce
@@ -346,7 +354,15 @@ def check_resume(device: str, sizes: dict) -> dict:
 
 
 def _max_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
-    """The largest absolute difference between two models' states."""
+    """The largest absolute difference between two models' states.
+
+    Args:
+        a: The reference model.
+        b: A model with the same state keys.
+
+    Returns:
+        The maximum over all non-empty tensors of ``|b - a|``.
+    """
     expected, got = a.state_dict(), b.state_dict()
     return max(
         float((got[k].double() - v.double()).abs().max())
