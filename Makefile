@@ -2,7 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # mmcv's ops for the CPU (default, also on a GPU host) or with CUDA kernels:
-# make test MMCV_BUILD=cuda (docs/install.md); the stamp records the kind
+# make test MMCV_BUILD=cuda (docs/install.md); the one stamp names the kind
+# last set up
 MMCV_BUILD ?= cpu
 STAMP := $(VENV)/.coretune_mm-env-$(MMCV_BUILD)
 # e.g. make test TORCH_SPEC="torch==2.14.1 torchvision==0.29.1" (fresh .venv)
@@ -14,6 +15,7 @@ env: $(STAMP)
 
 $(STAMP): setup.py tools/setup_env.sh
 	VENV=$(VENV) bash tools/setup_env.sh
+	rm -f $(VENV)/.coretune_mm-env*
 	touch $(STAMP)
 
 # the host libraries' linters and spelling/docstring checks (options in
