@@ -4,6 +4,7 @@ its printed tables, with the training runs stood in for; and that every script
 under tools/ is named by some test."""
 import os
 import os.path as osp
+import re
 import sys
 
 import torch
@@ -57,18 +58,22 @@ def test_demo_help_imports_in_a_fresh_process():
 
 
 def test_every_tool_is_named_by_a_test():
+    """Each script under tools/ is named by its path there (``tools/`` in front
+    or not) in some test, so that none goes untested unseen."""
     tests = []
     for folder, _, files in os.walk(osp.join(REPO, 'tests')):
-        tests += [
-            open(osp.join(folder, f)).read() for f in files
-            if f.endswith('.py')
-        ]
+        for name in files:
+            if name.endswith('.py'):
+                with open(osp.join(folder, name)) as f:
+                    tests.append(f.read())
     text = '\n'.join(tests)
     untested = []
     for folder, _, files in os.walk(osp.join(REPO, 'tools')):
-        untested += [
-            osp.relpath(osp.join(folder, f), REPO) for f in files
-            if f.endswith(('.py',
-                           '.sh')) and f != '__init__.py' and f not in text
-        ]
+        for name in files:
+            path = osp.relpath(osp.join(folder, name), osp.join(REPO, 'tools'))
+            named = re.compile(r'(?<![\w/.-])(tools/)?' + re.escape(path) +
+                               r'(?![\w/.-])')
+            if name.endswith(('.py', '.sh')) and name != '__init__.py' and \
+                    not named.search(text):
+                untested.append(path)
     assert untested == []

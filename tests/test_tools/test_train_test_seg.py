@@ -67,11 +67,9 @@ def test_train_then_test(method, digits_voc, tmp_path, run_tool, logged):
     assert len(list(shown.rglob('*.png'))) == 4  # one per val image
     # the offset probe: offset 0 reproduces the test metrics
     probe_out = str(tmp_path / 'probe.json')
-    run_tool(
-        osp.join(REPO, 'tools', 'analysis_tools',
-                 'background_offset_probe.py'), config, checkpoint,
-        '--work-dir', str(tmp_path / 'probe'), '--offsets', '0', '-50',
-        '--out', probe_out, *options)
+    run_tool('tools/analysis_tools/background_offset_probe.py', config,
+             checkpoint, '--work-dir', str(tmp_path / 'probe'), '--offsets',
+             '0', '-50', '--out', probe_out, *options)
     with open(probe_out) as f:
         rows = json.load(f)
     for key in ('mIoU', 'FWIoU', 'MPA', 'aAcc'):
