@@ -6,6 +6,7 @@ import os
 import os.path as osp
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -170,7 +171,7 @@ sys.exit(subprocess.run([{python!r}] + args, env=env).returncode)
 '''
 
 
-def _setup_env(tmp_path, mmcv_build: str, installed: str):
+def _setup_env(tmp_path: Path, mmcv_build: str, installed: str) -> list:
     """Run tools/setup_env.sh with the stand-in; its pip calls and the cached
     wheels."""
     venv = tmp_path / 'venv'

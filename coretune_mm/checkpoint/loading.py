@@ -56,9 +56,9 @@ def _history_buffer_getattr(obj: object, name: str) -> object:
 
 def _checkpoint_safe_globals() -> list:
     # numpy 2 keeps it in numpy._core (its numpy.core warns on access)
-    multiarray = importlib.import_module(
-        'numpy._core.multiarray' if np.lib.NumpyVersion(np.__version__) >=
-        '2.0.0' else 'numpy.core.multiarray')
+    major = int(np.__version__.split('.')[0])
+    multiarray = importlib.import_module('numpy._core.multiarray' if major >=
+                                         2 else 'numpy.core.multiarray')
     dtype_classes = [
         obj for obj in vars(np.dtypes).values()
         if isinstance(obj, type) and issubclass(obj, np.dtype)
