@@ -87,3 +87,37 @@ def test_train_once_by_state(tmp_path, monkeypatch):
     (work_dir / 'last_checkpoint').write_text('epoch_2.pth')
     runner.train_once(str(work_dir), str(config), write, 1)
     assert trained == [False, True]
+
+
+def test_ledger_keeps_runs_per_weights_across_instances(tmp_path):
+    """Records survive a new ledger on the same file; a run stands only for the
+    weights it ran from; a later record of the same run replaces one."""
+    runner = load_tool(SCRIPT)
+    path = tmp_path / 'evidence' / 'runs.jsonl'
+    run = dict(task='10%', pretrain=0, replicate=1, variant='ce')
+    first = dict(val={'accuracy/top1': 80.0}, test={'accuracy/top1': 79.0})
+    ledger = runner.Ledger(str(path))
+    assert ledger.get(run, 'w0') is None and not ledger.recorded(run)
+    ledger.add(run, 'w0', first)
+    again = runner.Ledger(str(path))
+    assert again.get(run, 'w0') == first
+    assert again.get(run, 'w1') is None  # other weights: run again
+    assert again.get(dict(run, replicate=2), 'w0') is None
+    assert again.recorded(run) and not again.recorded(dict(run, pretrain=1))
+    second = dict(val={'accuracy/top1': 81.0}, test={'accuracy/top1': 78.0})
+    again.add(run, 'w0', second)
+    assert runner.Ledger(str(path)).get(run, 'w0') == second
+    assert len(path.read_text().splitlines()) == 2  # appended, not rewritten
+    # no file: records kept in memory only
+    memory = runner.Ledger(None)
+    memory.add(run, 'w0', first)
+    assert memory.get(run, 'w0') == first
+
+
+@pytest.mark.parametrize('line', ['{"run": {}, "weights": "w"}', 'not json'])
+def test_ledger_names_the_file_and_line_of_a_bad_record(tmp_path, line):
+    runner = load_tool(SCRIPT)
+    path = tmp_path / 'runs.jsonl'
+    path.write_text('\n' + line + '\n')
+    with pytest.raises(ValueError, match=r'--ledger: .*runs.jsonl, line 2'):
+        runner.Ledger(str(path))

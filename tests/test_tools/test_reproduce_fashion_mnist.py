@@ -223,6 +223,8 @@ def test_each_fraction_fine_tunes_its_own_design(fake_source, tmp_path,
     monkeypatch.setattr(script, 'knn_probe', lambda *args, **kw: 50.0)
     monkeypatch.setattr(script, 'pretrain',
                         lambda seed, *args: f'/pretrain{seed}.pth')
+    monkeypatch.setattr(script, 'weights_fingerprint',
+                        lambda checkpoint: f'weights of {checkpoint}')
     trained = []
 
     def finetune(variant, checkpoint, work_dir, *args):
@@ -410,3 +412,95 @@ def test_grad_ratios_count_a_resumed_step_once(tmp_path):
     log('20260101_000000', [(10, 1.0), (20, 2.0), (30, 3.0)])
     log('20260101_010000', [(20, 5.0), (30, 7.0), (40, 4.0)])
     assert script.grad_ratios(str(tmp_path)) == [1.0, 5.0, 7.0, 4.0]
+
+
+def test_weights_fingerprint_is_of_the_backbone_weights_only(tmp_path):
+    """The same backbone tensors give the same fingerprint whatever else the
+    file holds or the order of its keys; a changed value, name or dtype changes
+    it."""
+    script = load_tool(SCRIPT)
+    gen = torch.Generator().manual_seed(0)
+    backbone = {
+        'backbone.conv.weight': torch.randn(4, 3, 3, 3, generator=gen),
+        'backbone.bn.running_mean': torch.randn(4, generator=gen),
+    }
+
+    def save(name, state, **extra):
+        path = str(tmp_path / name)
+        torch.save(dict(state_dict=state, **extra), path)
+        return script.weights_fingerprint(path)
+
+    reference = save('a.pth', backbone, meta=dict(time='12:00'))
+    assert len(reference) == 16
+    assert save(
+        'b.pth',
+        dict(
+            reversed(list(backbone.items())),
+            **{'neck.fc.weight': torch.ones(2)}),
+        meta=dict(time='13:00'),
+        optimizer=dict(lr=0.1)) == reference
+    changed = dict(backbone)
+    changed['backbone.bn.running_mean'] = backbone[
+        'backbone.bn.running_mean'].clone()
+    changed['backbone.bn.running_mean'][0] += 1e-6
+    renamed = {k.replace('conv', 'conv1'): v for k, v in backbone.items()}
+    doubled = {k: v.double() for k, v in backbone.items()}
+    others = {
+        save(f'{i}.pth', s)
+        for i, s in enumerate([changed, renamed, doubled])
+    }
+    assert reference not in others and len(others) == 3
+
+
+def test_ledger_runs_are_reused_for_the_same_weights_only(
+        fake_source, tmp_path, monkeypatch, capsys):
+    """A run recorded from the same pre-trained weights is not run again (also
+    not counted as left by --plan); one recorded from other weights runs, and
+    every finished run is recorded."""
+    script = load_tool(SCRIPT)
+    runner = load_tool('experiments/runner.py')
+    source, _ = fake_source
+    monkeypatch.setattr(script, 'DATA', str(tmp_path / 'data'))
+    monkeypatch.setattr(script, 'FRACTIONS', {'1%': 1, '10%': 2})
+    monkeypatch.setattr(script, 'VAL_PER_CLASS', 1)
+    monkeypatch.setattr(script, 'knn_probe', lambda *args, **kw: 50.0)
+    monkeypatch.setattr(script, 'pretrain',
+                        lambda seed, *args: f'/pretrain{seed}.pth')
+    monkeypatch.setattr(script, 'weights_fingerprint',
+                        lambda checkpoint: f'weights of {checkpoint}')
+    monkeypatch.setattr(script, 'write_report', lambda *args: None)
+    trained = []
+
+    def finetune(variant, checkpoint, work_dir, *args):
+        trained.append(variant)
+        return dict(val={'accuracy/top1': 2.0}, test={'accuracy/top1': 3.0})
+
+    monkeypatch.setattr(script, 'finetune', finetune)
+    path = tmp_path / 'runs.jsonl'
+    ledger = runner.Ledger(str(path))
+    recorded = dict(val={'accuracy/top1': 1.0}, test={'accuracy/top1': 1.0})
+    run = dict(task='1%', pretrain=0, replicate=0)
+    ledger.add(dict(run, variant='ce'), 'weights of /pretrain0.pth', recorded)
+    ledger.add(dict(run, variant='feature mixup'), 'other weights', recorded)
+    args = [
+        '--source', source, '--cache',
+        str(tmp_path / 'cache'), '--work-dir',
+        str(tmp_path / 'runs'), '--tasks', 'cls', '--fractions', '1%',
+        '--pretrain-seeds', '0', '--replicates', '0', '--variants', 'ce',
+        'feature mixup', 'coretune eta 0.1', '--ledger',
+        str(path), '--jobs', '1'
+    ]
+    script.main(args + ['--plan'])
+    assert 'left: 1 pre-trainings, 1 fine-tunes' in capsys.readouterr().out
+    script.main(args)
+    assert sorted(trained) == ['coretune eta 0.1', 'feature mixup']
+    after = runner.Ledger(str(path))
+    for variant in ('feature mixup', 'coretune eta 0.1'):
+        assert after.get(
+            dict(run, variant=variant),
+            'weights of /pretrain0.pth')['test']['accuracy/top1'] == 3.0
+    assert after.get(dict(run, variant='ce'),
+                     'weights of /pretrain0.pth') == recorded
+    trained.clear()
+    script.main(args)  # everything recorded now
+    assert trained == []

@@ -52,20 +52,22 @@ no segmentation, under 45 minutes)::
 """
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import os.path as osp
 import shutil
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from knn import knn_accuracy
 from paired import paired_plot, paired_table
-from runner import CONFIG_LOCK, REPO, evaluate, run, run_parallel, train_once
+from runner import (CONFIG_LOCK, REPO, Ledger, evaluate, run, run_parallel,
+                    train_once)
 
 SOURCE = '/usr/share/datasets/fashion-mnist'
 DATA = 'data/fashion_mnist'
@@ -265,6 +267,26 @@ def pretrain(seed: int,
     run('tools/train.py', PRETRAIN_CONFIG, '--work-dir', work_dir, *resume,
         '--cfg-options', *options)
     return checkpoint
+
+
+def weights_fingerprint(checkpoint: str) -> str:
+    """What fine-tuning takes from a pre-training, as 16 hex digits: the
+    SHA-256 of the backbone's tensors (names, dtypes, shapes and bytes, in name
+    order).
+
+    Unlike the file's hash, it ignores what MMEngine writes beside the weights
+    (times, paths, the optimiser), so a pre-training that reproduces its
+    weights reproduces it.
+    """
+    from coretune_mm.checkpoint import read_checkpoint, state_dict_of
+    state = state_dict_of(
+        read_checkpoint(checkpoint, 'checkpoint'), checkpoint, 'checkpoint')
+    digest = hashlib.sha256()
+    for name in sorted(k for k in state if k.startswith('backbone.')):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f'{name} {tensor.dtype} {list(tensor.shape)}'.encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def probe_split(labels: np.ndarray) -> Tuple[List[int], List[int]]:
@@ -573,12 +595,20 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--out-dir',
         default='work_dirs/fashion_mnist/report',
         help='where the report goes (copy it to docs/ deliberately)')
+    parser.add_argument(
+        '--ledger',
+        help='a JSON-lines file of finished runs kept with the evidence '
+        '(e.g. docs/evidence/fashion_mnist_runs.jsonl): each run is '
+        'recorded when it finishes, and a recorded run of the same '
+        'pre-trained weights is not run again, also on a new machine')
     parser.add_argument('--jobs', type=int, default=1)
     parser.add_argument(
         '--plan',
         action='store_true',
         help='print the design and the expected wall time, run nothing')
     args = parser.parse_args(argv)
+    if args.ledger:
+        args.ledger = osp.abspath(args.ledger)
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
@@ -619,10 +649,26 @@ def main(argv=None) -> None:
     kinds = {fraction: variants_of(fraction) for fraction in fractions}
     if 'seg' in args.tasks:
         kinds['seg'] = seg_variants
+    ledger = Ledger(args.ledger)
+
+    def run_key(kind: str, pre: int, rep: int, variant: str) -> dict:
+        """A run's identity in the ledger (with its schedule when not the
+        config's)."""
+        length = args.seg_iters if kind == 'seg' else args.epochs
+        return dict(
+            task=kind,
+            pretrain=pre,
+            replicate=rep,
+            variant=variant,
+            **({} if length is None else dict(length=length)))
+
+    # a ledger record counts as done here whatever its weights: it is
+    # reused when the pre-training reproduces them (checked before use)
     left = {
         kind:
         sum(not osp.isfile(osp.join(run_dir(kind, p, r, v), 'test.json'))
-            for p, r in pairs for v in names)
+            and not ledger.recorded(run_key(kind, p, r, v)) for p, r in pairs
+            for v in names)
         for kind, names in kinds.items()
     }
     minutes = expected_minutes(args.pretrain_epochs,
@@ -643,7 +689,7 @@ def main(argv=None) -> None:
     probes = dict(
         pixels=knn_probe(None, root),
         centred_pixels=knn_probe(None, root, centred=True))
-    checkpoints = {}
+    checkpoints, fingerprints = {}, {}
     for seed in args.pretrain_seeds:
         start = time.time()
         checkpoints[seed] = pretrain(seed, args.cache, args.pretrain_epochs)
@@ -653,14 +699,29 @@ def main(argv=None) -> None:
                 'minutes',
                 flush=True)
         probes[f'pretrain{seed}'] = knn_probe(checkpoints[seed], root)
+        fingerprints[seed] = weights_fingerprint(checkpoints[seed])
+    print(f'pre-trained weights (fingerprints): {fingerprints}', flush=True)
     print(
         '20-NN probe (top-1 %, training-image queries): ' +
         ', '.join(f'{k}: {v:.2f}' for k, v in probes.items()),
         flush=True)
 
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
+
+    def recorded_or_run(kind: str, pre: int, rep: int, variant: str,
+                        fn: Callable[[], dict]) -> dict:
+        """The ledger's results of the run from these weights, or ``fn()``
+        (recorded once it returns)."""
+        key = run_key(kind, pre, rep, variant)
+        results = ledger.get(key, fingerprints[pre])
+        if results is None:
+            results = fn()
+            ledger.add(key, fingerprints[pre], results)
+        return results
+
     report = dict(
         probe_top1=probes,
+        weights=fingerprints,
         pairs=pairs,
         pretrain_epochs=args.pretrain_epochs,
         fractions={})
@@ -674,9 +735,11 @@ def main(argv=None) -> None:
         def one(task):
             variant, pre, rep = task
             train_idx, val_idx = splits[rep]
-            metrics = finetune(variant, checkpoints[pre],
-                               run_dir(fraction, pre, rep, variant), train_idx,
-                               val_idx, rep, threads, args.epochs)
+            metrics = recorded_or_run(
+                fraction, pre, rep, variant,
+                lambda: finetune(variant, checkpoints[
+                    pre], run_dir(fraction, pre, rep, variant), train_idx,
+                                 val_idx, rep, threads, args.epochs))
             print(
                 f'{fraction}, {variant}, pre-training {pre}, replicate '
                 f'{rep}: val top-1 {metrics["val"]["accuracy/top1"]:.2f}, '
@@ -705,10 +768,11 @@ def main(argv=None) -> None:
 
         def one_seg(task):
             variant, pre, rep = task
-            metrics = finetune_seg(variant, checkpoints[pre],
-                                   run_dir('seg', pre, rep, variant),
-                                   osp.join(REPO, scenes[rep]), rep, threads,
-                                   args.seg_iters)
+            metrics = recorded_or_run(
+                'seg', pre, rep, variant, lambda: finetune_seg(
+                    variant, checkpoints[pre], run_dir('seg', pre, rep, variant
+                                                       ),
+                    osp.join(REPO, scenes[rep]), rep, threads, args.seg_iters))
             print(
                 f'segmentation, {variant}, pre-training {pre}, replicate '
                 f'{rep}: val mIoU {metrics["val"]["mIoU"]:.2f}, test mIoU '
@@ -721,6 +785,7 @@ def main(argv=None) -> None:
         write_seg_report(
             dict(
                 probe_top1=probes,
+                weights=fingerprints,
                 pairs=pairs,
                 variants={
                     v: {

@@ -4,6 +4,9 @@ with runs cached and resumed.
 Each run lives in its own folder: a run is ``'new'`` (nothing there),
 ``'interrupted'`` (a checkpoint short of its schedule: resumed exactly) or
 ``'finished'`` (evaluated once per split, the metrics cached as JSON).
+A :class:`Ledger` keeps finished runs' metrics in the repository, so that a
+design spread over machines whose caches do not survive keeps what it
+finished.
 """
 import json
 import os
@@ -126,3 +129,64 @@ def evaluate(work_dir: str, configs: Dict[str, str],
         with open(out) as f:
             results[split] = json.load(f)
     return results
+
+
+class Ledger:
+    """Finished runs' metrics in a JSON-lines file kept with the evidence.
+
+    A record is ``{"run": key, "weights": fingerprint, "results": ...}``; it
+    stands for its run only with the same key (what identifies the run in its
+    design) and the same pre-trained weights (their fingerprint), so a run of
+    other weights, e.g. a pre-training that did not reproduce them, runs
+    again. Records are appended as runs finish; a later record of the same
+    run and weights replaces an earlier one.
+
+    Args:
+        path (str, optional): The file; None keeps no ledger.
+    """
+
+    def __init__(self, path: Optional[str]) -> None:
+        self.path = path
+        self.records: Dict[str, dict] = {}
+        self._lock = threading.Lock()
+        if not (path and osp.isfile(path)):
+            return
+        with open(path) as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    key = self._key(record['run'], record['weights'])
+                    results = record['results']
+                except (ValueError, KeyError, TypeError) as error:
+                    raise ValueError(
+                        f'--ledger: {path}, line {number}: expected a JSON '
+                        'object with "run", "weights" and "results" '
+                        f'({error!r})') from None
+                self.records[key] = results
+
+    @staticmethod
+    def _key(run: dict, weights: str) -> str:
+        return json.dumps([run, weights], sort_keys=True)
+
+    def get(self, run: dict, weights: str) -> Optional[dict]:
+        """The recorded results of ``run`` from ``weights``, or None."""
+        return self.records.get(self._key(run, weights))
+
+    def recorded(self, run: dict) -> bool:
+        """Whether ``run`` is recorded from any weights."""
+        return any(json.loads(key)[0] == run for key in self.records)
+
+    def add(self, run: dict, weights: str, results: dict) -> None:
+        """Record ``results`` (appended to the file at once)."""
+        with self._lock:
+            self.records[self._key(run, weights)] = results
+            if self.path is None:
+                return
+            os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
+            with open(self.path, 'a') as f:
+                f.write(
+                    json.dumps(
+                        dict(run=run, weights=weights, results=results),
+                        sort_keys=True) + '\n')
