@@ -14,13 +14,17 @@
 # batch 256 with a one-epoch linear warm-up and weight decay 5e-4 (the CIFAR
 # recipe of MoCo's authors); - views built in batches by
 # MultiViewAugmentPreprocessor (crop area 0.2-1, flip, brightness / contrast
-# 0.4), not per image in workers. tools/experiments/reproduce_fashion_mnist.py
-# runs it (`pretrain` step) and caches the checkpoints.
+# 0.4), not per image in workers; - the random states saved with each epoch's
+# checkpoint (RNGStateHook), so a run resumed after an interruption ends with
+# the same weights as one that was not.
+# tools/experiments/reproduce_fashion_mnist.py runs it (`pretrain` step) and
+# caches the checkpoints.
 _base_ = [
     'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py',
     '../_base_/models/resnet18-cifar-w16.py'
 ]
 custom_imports = dict(imports=['coretune_mm'], allow_failed_imports=False)
+custom_hooks = [dict(type='RNGStateHook')]
 
 data_root = 'data/fashion_mnist'
 width = _base_.resnet18_cifar_w16.base_channels

@@ -12,31 +12,40 @@ from mmengine.runner import Runner
 
 
 class RecordRNGHook(Hook):
-    """The global random states where each epoch starts (after RNGStateHook has
-    restored them)."""
+    """The global random states where each epoch's first iteration starts
+    (after RNGStateHook has restored them and the data iterator has been
+    created or reset)."""
     priority = 'LOWEST'
 
     def __init__(self):
         self.states = []
 
-    def before_train_epoch(self, runner):
-        self.states.append(
-            (torch.get_rng_state(), np.random.get_state()[1].copy()))
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if batch_idx == 0:
+            self.states.append(
+                (torch.get_rng_state(), np.random.get_state()[1].copy()))
 
 
-@pytest.mark.parametrize('val_interval', [1, 2])
-def test_resume_continues_exactly(tiny_cfg, tmp_path, val_interval):
+@pytest.mark.parametrize('val_interval, persistent_workers', [(1, False),
+                                                              (2, False),
+                                                              (2, True)])
+def test_resume_continues_exactly(tiny_cfg, tmp_path, val_interval,
+                                  persistent_workers):
     """Interrupted after epoch 1 and resumed, a run starts epoch 2 with the
     random states of the uninterrupted run and ends with its weights, also when
     validation (whose loader draws from torch's generator) runs between the
-    checkpoint and the next epoch."""
+    checkpoint and the next epoch, and when the training loader keeps its
+    workers (an uninterrupted run then draws their seed only once)."""
 
     def final_state(runner):
         return {k: v.clone() for k, v in runner.model.state_dict().items()}
 
     def cfg_for(name):
-        return tiny_cfg(
+        cfg = tiny_cfg(
             tmp_path / name, max_epochs=2, val_interval=val_interval)
+        if persistent_workers:
+            cfg.train_dataloader.update(num_workers=1, persistent_workers=True)
+        return cfg
 
     whole = Runner.from_cfg(cfg_for('whole'))
     whole_rng = RecordRNGHook()

@@ -255,8 +255,9 @@ def test_each_fraction_fine_tunes_its_own_design(fake_source, tmp_path,
 def test_tiny_pretraining_probe_and_finetune(fake_source, tmp_path,
                                              monkeypatch):
     """The pre-training recipe through tools/train.py (a few images, a tiny
-    queue), resumed when interrupted, its k-NN probe, and a fine-tune of plain
-    feature mixup evaluated on both splits."""
+    queue), resumed exactly when interrupted and remade with the same weights,
+    its k-NN probe, and a fine-tune of plain feature mixup evaluated on both
+    splits."""
     script = load_tool(SCRIPT)
     source, arrays = fake_source
     root = script.prepare_data(source, str(tmp_path / 'data'))
@@ -275,6 +276,11 @@ def test_tiny_pretraining_probe_and_finetune(fake_source, tmp_path,
     assert osp.isfile(osp.join(osp.dirname(first), 'epoch_1.pth'))
     checkpoint = script.pretrain(0, cache, 2, tiny)
     assert checkpoint == first and osp.isfile(checkpoint)
+    # the ledger's premise: the same command remakes the same weights (here
+    # in one go, so the resume above was exact as well)
+    again = script.pretrain(0, str(tmp_path / 'again'), 2, tiny)
+    assert script.weights_fingerprint(again) == script.weights_fingerprint(
+        checkpoint)
     # the probe's features are the checkpoint's backbone's
     features = script.backbone_features(checkpoint,
                                         arrays['train-images-idx3-ubyte'][:3])

@@ -40,6 +40,15 @@ def _set_global_state(state: dict) -> None:
             torch.cuda.set_rng_state(as_generator_state(cuda))
 
 
+def _keeps_workers(loader) -> bool:
+    """Whether ``loader`` keeps its worker processes between epochs (then its
+    iterator, which draws the workers' base seed from torch's generator, is
+    created once per run, not once per epoch)."""
+    return bool(
+        getattr(loader, 'persistent_workers', False)
+        and getattr(loader, 'num_workers', 0) > 0)
+
+
 @HOOKS.register_module()
 class RNGStateHook(Hook):
     """Store the random states in checkpoints so that a resumed run continues
@@ -58,7 +67,10 @@ class RNGStateHook(Hook):
     * the state is restored where an uninterrupted run would be when it was
       saved: at the start of the next epoch for epoch-based loops (before the
       data iterator is created), right before the next iteration for
-      iteration-based loops;
+      iteration-based loops and for a training loader with persistent workers
+      (whose iterator an uninterrupted run creates once, in its first epoch,
+      while a resumed run creates it again; the workers' own random states,
+      used by random transforms in workers, are not restored);
     * it is restored only when the run continues a saved position
       (``--resume``); ``load_from`` starts a new run with its own seed.
 
@@ -143,7 +155,8 @@ class RNGStateHook(Hook):
         self._model = unwrap(runner.model)
 
     def before_train_epoch(self, runner) -> None:
-        if isinstance(runner.train_loop, EpochBasedTrainLoop):
+        if isinstance(runner.train_loop, EpochBasedTrainLoop) and \
+                not _keeps_workers(runner.train_loop.dataloader):
             self._restore(runner)
 
     def before_train_iter(self,
