@@ -211,12 +211,12 @@ def test_probe_split_and_pixel_probe(fake_source, tmp_path, monkeypatch):
         assert script.knn_probe(None, root, centred) == expected
 
 
-def test_each_fraction_fine_tunes_its_own_design(fake_source, tmp_path,
-                                                 monkeypatch):
-    """What runs and what is reported at a fraction is that fraction's design
-    (at 10 %: the subset in FRACTION_VARIANTS), not every variant."""
+@pytest.fixture
+def stubbed_design(tmp_path, monkeypatch):
+    """The tool with tiny fractions and stand-ins for the probe and the pre-
+    training (``/pretrain<seed>.pth``, its weights' fingerprint ``weights of
+    <path>``): what runs is decided as for real, nothing trains."""
     script = load_tool(SCRIPT)
-    source, _ = fake_source
     monkeypatch.setattr(script, 'DATA', str(tmp_path / 'data'))
     monkeypatch.setattr(script, 'FRACTIONS', {'1%': 1, '10%': 2})
     monkeypatch.setattr(script, 'VAL_PER_CLASS', 1)
@@ -225,6 +225,15 @@ def test_each_fraction_fine_tunes_its_own_design(fake_source, tmp_path,
                         lambda seed, *args: f'/pretrain{seed}.pth')
     monkeypatch.setattr(script, 'weights_fingerprint',
                         lambda checkpoint: f'weights of {checkpoint}')
+    return script
+
+
+def test_each_fraction_fine_tunes_its_own_design(fake_source, stubbed_design,
+                                                 tmp_path, monkeypatch):
+    """What runs and what is reported at a fraction is that fraction's design
+    (at 10 %: the subset in FRACTION_VARIANTS), not every variant."""
+    script = stubbed_design
+    source, _ = fake_source
     trained = []
 
     def finetune(variant, checkpoint, work_dir, *args):
@@ -459,21 +468,13 @@ def test_weights_fingerprint_is_of_the_backbone_weights_only(tmp_path):
 
 
 def test_ledger_runs_are_reused_for_the_same_weights_only(
-        fake_source, tmp_path, monkeypatch, capsys):
+        fake_source, stubbed_design, tmp_path, monkeypatch, capsys):
     """A run recorded from the same pre-trained weights is not run again (also
     not counted as left by --plan); one recorded from other weights runs, and
     every finished run is recorded."""
-    script = load_tool(SCRIPT)
+    script = stubbed_design
     runner = load_tool('experiments/runner.py')
     source, _ = fake_source
-    monkeypatch.setattr(script, 'DATA', str(tmp_path / 'data'))
-    monkeypatch.setattr(script, 'FRACTIONS', {'1%': 1, '10%': 2})
-    monkeypatch.setattr(script, 'VAL_PER_CLASS', 1)
-    monkeypatch.setattr(script, 'knn_probe', lambda *args, **kw: 50.0)
-    monkeypatch.setattr(script, 'pretrain',
-                        lambda seed, *args: f'/pretrain{seed}.pth')
-    monkeypatch.setattr(script, 'weights_fingerprint',
-                        lambda checkpoint: f'weights of {checkpoint}')
     monkeypatch.setattr(script, 'write_report', lambda *args: None)
     trained = []
 
