@@ -28,7 +28,7 @@ class RecordRNGHook(Hook):
 
 @pytest.mark.parametrize('val_interval, persistent_workers', [(1, False),
                                                               (2, False),
-                                                              (2, True)])
+                                                              (1, True)])
 def test_resume_continues_exactly(tiny_cfg, tmp_path, val_interval,
                                   persistent_workers):
     """Interrupted after epoch 1 and resumed, a run starts epoch 2 with the

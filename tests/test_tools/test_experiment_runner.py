@@ -1,5 +1,6 @@
 """tools/experiments/runner.py: parallel runs, their states and resuming."""
 import time
+import warnings
 
 import pytest
 from tool_runs import load_tool
@@ -118,6 +119,28 @@ def test_ledger_keeps_runs_per_weights_across_instances(tmp_path):
 def test_ledger_names_the_file_and_line_of_a_bad_record(tmp_path, line):
     runner = load_tool(SCRIPT)
     path = tmp_path / 'runs.jsonl'
-    path.write_text('\n' + line + '\n')
+    good = '{"run": {}, "weights": "w", "results": {}}'
+    path.write_text('\n' + line + '\n' + good + '\n')
     with pytest.raises(ValueError, match=r'--ledger: .*runs.jsonl, line 2'):
         runner.Ledger(str(path))
+
+
+def test_ledger_ignores_a_last_record_cut_short(tmp_path):
+    """An interruption during an append leaves a partial last line: it is
+    ignored with a warning and replaced by the next record."""
+    runner = load_tool(SCRIPT)
+    path = tmp_path / 'runs.jsonl'
+    run = dict(task='1%', pretrain=0, replicate=0, variant='ce')
+    runner.Ledger(str(path)).add(run, 'w0', dict(test={'top1': 1.0}))
+    with open(path, 'a') as f:
+        f.write('{"run": {"task": "1%", "pre')
+    with pytest.warns(UserWarning, match='line 2.*cut short'):
+        ledger = runner.Ledger(str(path))
+    assert ledger.get(run, 'w0') == dict(test={'top1': 1.0})
+    ledger.add(dict(run, replicate=1), 'w0', dict(test={'top1': 2.0}))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        again = runner.Ledger(str(path))
+    assert again.get(dict(run, replicate=1), 'w0') == dict(test={'top1': 2.0})
+    assert again.get(run, 'w0') == dict(test={'top1': 1.0})
+    assert len(path.read_text().splitlines()) == 2

@@ -2,6 +2,7 @@
 tools/experiments/reproduce_fashion_mnist.py."""
 import gzip
 import json
+import os
 import os.path as osp
 
 import numpy as np
@@ -465,17 +466,23 @@ def test_weights_fingerprint_is_of_the_backbone_weights_only(tmp_path):
         for i, s in enumerate([changed, renamed, doubled])
     }
     assert reference not in others and len(others) == 3
+    with pytest.raises(ValueError, match='no backbone'):
+        save('neck.pth', {'neck.fc.weight': torch.ones(2)})
 
 
 def test_ledger_runs_are_reused_for_the_same_weights_only(
         fake_source, stubbed_design, tmp_path, monkeypatch, capsys):
     """A run recorded from the same pre-trained weights is not run again (also
-    not counted as left by --plan); one recorded from other weights runs, and
-    every finished run is recorded."""
+    not counted as left by --plan) and its metrics reach the report; one
+    recorded from other weights, or under another definition of its variant,
+    runs; every finished run is recorded; a relative --ledger is the caller's
+    path."""
     script = stubbed_design
     runner = load_tool('experiments/runner.py')
     source, _ = fake_source
-    monkeypatch.setattr(script, 'write_report', lambda *args: None)
+    reports = []
+    monkeypatch.setattr(script, 'write_report',
+                        lambda report, out_dir: reports.append(report))
     trained = []
 
     def finetune(variant, checkpoint, work_dir, *args):
@@ -484,30 +491,91 @@ def test_ledger_runs_are_reused_for_the_same_weights_only(
 
     monkeypatch.setattr(script, 'finetune', finetune)
     path = tmp_path / 'runs.jsonl'
-    ledger = runner.Ledger(str(path))
-    recorded = dict(val={'accuracy/top1': 1.0}, test={'accuracy/top1': 1.0})
-    run = dict(task='1%', pretrain=0, replicate=0)
-    ledger.add(dict(run, variant='ce'), 'weights of /pretrain0.pth', recorded)
-    ledger.add(dict(run, variant='feature mixup'), 'other weights', recorded)
+
+    def main(*extra):
+        monkeypatch.chdir(tmp_path)  # main() moves to the repository
+        script.main(args + list(extra))
+
     args = [
         '--source', source, '--cache',
         str(tmp_path / 'cache'), '--work-dir',
         str(tmp_path / 'runs'), '--tasks', 'cls', '--fractions', '1%',
         '--pretrain-seeds', '0', '--replicates', '0', '--variants', 'ce',
-        'feature mixup', 'coretune eta 0.1', '--ledger',
-        str(path), '--jobs', '1'
+        'feature mixup', 'coretune eta 0.1', 'coretune eta 1', '--ledger',
+        'runs.jsonl', '--jobs', '1'
     ]
-    script.main(args + ['--plan'])
-    assert 'left: 1 pre-trainings, 1 fine-tunes' in capsys.readouterr().out
-    script.main(args)
-    assert sorted(trained) == ['coretune eta 0.1', 'feature mixup']
+    lengths = script.schedule_lengths(script.parse_args(args))
+    assert lengths['cls'] == dict(ce=40, coretune=40)
+
+    def key(variant):
+        return script.run_key('1%', 0, 0, variant, lengths)
+
+    ledger = runner.Ledger(str(path))
+    weights = 'weights of /pretrain0.pth'
+    recorded = dict(val={'accuracy/top1': 1.0}, test={'accuracy/top1': 1.0})
+    ledger.add(key('ce'), weights, recorded)
+    ledger.add(key('feature mixup'), 'other weights', recorded)
+    ledger.add(
+        dict(key('coretune eta 1'), definition='0' * 8), weights, recorded)
+    main('--plan')
+    # feature mixup counts as done until the weights are known
+    assert 'left: 1 pre-trainings, 2 fine-tunes' in capsys.readouterr().out
+    main()
+    assert sorted(trained) == [
+        'coretune eta 0.1', 'coretune eta 1', 'feature mixup'
+    ]
+    assert reports[0]['fractions']['1%']['ce']['test'] == [recorded['test']]
     after = runner.Ledger(str(path))
-    for variant in ('feature mixup', 'coretune eta 0.1'):
-        assert after.get(
-            dict(run, variant=variant),
-            'weights of /pretrain0.pth')['test']['accuracy/top1'] == 3.0
-    assert after.get(dict(run, variant='ce'),
-                     'weights of /pretrain0.pth') == recorded
+    for variant in ('feature mixup', 'coretune eta 0.1', 'coretune eta 1'):
+        assert after.get(key(variant), weights)['test']['accuracy/top1'] == 3.0
+    assert after.get(key('ce'), weights) == recorded
     trained.clear()
-    script.main(args)  # everything recorded now
+    main()  # everything recorded now
     assert trained == []
+
+
+def test_run_keys_name_the_variant_definition_and_schedule(monkeypatch):
+    script = load_tool(SCRIPT)
+    lengths = dict(cls=dict(ce=40, coretune=30), seg=dict(ce=800, coretune=9))
+    ce = script.run_key('10%', 1, 2, 'ce', lengths)
+    core = script.run_key('10%', 1, 2, 'coretune eta 0.1', lengths)
+    assert (ce['length'], core['length']) == (40, 30)
+    assert ce['definition'] != core['definition']
+    assert script.run_key('seg', 0, 0, 'contrast only', lengths)['length'] == 9
+    eta1 = script.run_key('10%', 1, 2, 'coretune eta 1', lengths)
+    monkeypatch.setitem(script.VARIANTS, 'coretune eta 1',
+                        ('coretune', dict(contrast_weight=2.0)))
+    assert script.run_key('10%', 1, 2, 'coretune eta 1',
+                          lengths)['definition'] != eta1['definition']
+    assert script.run_key('10%', 1, 2, 'coretune eta 0.1', lengths) == core
+
+
+def test_a_run_folder_of_other_weights_is_cleared(tmp_path):
+    """claim_run keeps a folder of these weights (marking it) and clears one
+    of other weights: another fingerprint or, without one, a config naming
+    another checkpoint or older than the checkpoint."""
+    script = load_tool(SCRIPT)
+    checkpoint = tmp_path / 'epoch_45.pth'
+    checkpoint.write_text('weights')
+
+    def folder(name, marker=None, named=str(checkpoint), age=0):
+        work_dir = tmp_path / name
+        work_dir.mkdir()
+        config = work_dir / 'finetune_config.py'
+        config.write_text('model = dict(backbone=dict(init_cfg=dict('
+                          f'checkpoint={named!r})))\n')
+        stamp = checkpoint.stat().st_mtime + age
+        os.utime(config, (stamp, stamp))
+        if marker:
+            (work_dir / script.WEIGHTS_FILE).write_text(marker + '\n')
+        script.claim_run(str(work_dir), str(config), str(checkpoint), 'w0')
+        return work_dir
+
+    for kept in (folder('same', marker='w0'), folder('adopted', age=5)):
+        assert (kept / script.WEIGHTS_FILE).read_text() == 'w0\n'
+    for cleared in (folder('other', marker='w1'),
+                    folder('shorter', named=str(tmp_path / 'epoch_3.pth')),
+                    folder('older', age=-5)):
+        assert not cleared.exists()
+    script.claim_run(str(tmp_path / 'absent'), 'x', str(checkpoint), 'w0')
+    assert not (tmp_path / 'absent').exists()

@@ -39,6 +39,10 @@ The design (pre-training seeds, replicates, variants) is fixed below and
 printed with the expected wall time before anything runs; every run is
 cached per (fraction, pre-training, replicate, variant) and skipped when
 the script runs again, so the design completes over several invocations.
+``--ledger`` (a path from the caller's directory) also records each
+finished run in a file kept with the evidence, keyed by the fingerprint of
+its pre-trained weights, so that a new machine, which remakes the
+pre-trainings, runs only what is not recorded for the same weights.
 
 Full design (about 2 hours per pre-training, 4-5 minutes per fine-tune)::
 
@@ -146,6 +150,8 @@ FINETUNE_MINUTES = {'1%': 2.7, '10%': 20.0}  # 1 %: measured
 # `last_checkpoint` must never name a file that is gone
 CHECKPOINT_EVERY, CHECKPOINTS_KEPT = 5, 2
 METRICS = ['accuracy/top1']
+# in a run's folder: the fingerprint of the pre-trained weights it started from
+WEIGHTS_FILE = 'pretrained_weights.txt'
 
 # Segmentation on held-out scenes: training scenes from the training images,
 # validation and test scenes from two disjoint halves of the test images
@@ -277,16 +283,90 @@ def weights_fingerprint(checkpoint: str) -> str:
     Unlike the file's hash, it ignores what MMEngine writes beside the weights
     (times, paths, the optimiser), so a pre-training that reproduces its
     weights reproduces it.
+
+    Returns:
+        str: The fingerprint.
+
+    Raises:
+        ValueError: the checkpoint holds no ``backbone.`` tensors.
     """
     from coretune_mm.checkpoint import read_checkpoint, state_dict_of
     state = state_dict_of(
         read_checkpoint(checkpoint, 'checkpoint'), checkpoint, 'checkpoint')
+    names = sorted(k for k in state if k.startswith('backbone.'))
+    if not names:
+        raise ValueError(f'checkpoint {checkpoint!r} holds no backbone.* '
+                         'tensors to fingerprint')
     digest = hashlib.sha256()
-    for name in sorted(k for k in state if k.startswith('backbone.')):
+    for name in names:
         tensor = state[name].detach().cpu().contiguous()
         digest.update(f'{name} {tensor.dtype} {list(tensor.shape)}'.encode())
         digest.update(tensor.numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def claim_run(work_dir: str, config: str, checkpoint: str,
+              fingerprint: str) -> None:
+    """Keep the run folder ``work_dir`` only if it belongs to these pre-trained
+    weights; clear it otherwise, so that the run starts afresh instead of
+    resuming, or reusing the metrics of, a run of other weights.
+
+    A folder belongs to other weights when its ``WEIGHTS_FILE`` names another
+    fingerprint or, without one, when its training ``config`` names another
+    checkpoint file (e.g. a shorter pre-training's) or is older than the
+    checkpoint (the weights were made again since). A folder kept is marked
+    with ``fingerprint``.
+    """
+    if not osp.isdir(work_dir):
+        return
+    marker = osp.join(work_dir, WEIGHTS_FILE)
+    if osp.isfile(marker):
+        with open(marker) as f:
+            mine = f.read().strip() == fingerprint
+    elif osp.isfile(config):
+        from mmengine.config import Config
+        with CONFIG_LOCK:
+            named = Config.fromfile(config).model.backbone.init_cfg.checkpoint
+        mine = (
+            named == checkpoint
+            and osp.getmtime(config) >= osp.getmtime(checkpoint))
+    else:
+        mine = False
+    if mine:
+        mark_run(work_dir, fingerprint)
+    else:
+        shutil.rmtree(work_dir)
+
+
+def mark_run(work_dir: str, fingerprint: str) -> None:
+    """Name the pre-trained weights of the run in ``work_dir``."""
+    os.makedirs(work_dir, exist_ok=True)
+    with open(osp.join(work_dir, WEIGHTS_FILE), 'w') as f:
+        f.write(fingerprint + '\n')
+
+
+def definition_of(kind: str, variant: str) -> str:
+    """8 hex digits of what defines a variant (its config and what it changes
+    there), so that a changed definition is a new run for the ledger."""
+    config, *changes = (SEG_VARIANTS if kind == 'seg' else VARIANTS)[variant]
+    configs = SEG_CONFIGS if kind == 'seg' else CONFIGS
+    text = json.dumps([configs[config], changes], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def run_key(kind: str, pre: int, rep: int, variant: str,
+            lengths: Dict[str, Dict[str, int]]) -> dict:
+    """A run's identity in the ledger: its place in the design (``kind``: a
+    fraction or ``'seg'``), the variant's definition and the schedule's length
+    (``lengths``: :func:`schedule_lengths`)."""
+    method = (SEG_VARIANTS if kind == 'seg' else VARIANTS)[variant][0]
+    return dict(
+        task=kind,
+        pretrain=pre,
+        replicate=rep,
+        variant=variant,
+        definition=definition_of(kind, variant),
+        length=lengths['seg' if kind == 'seg' else 'cls'][method])
 
 
 def probe_split(labels: np.ndarray) -> Tuple[List[int], List[int]]:
@@ -537,6 +617,31 @@ def expected_minutes(pretrain_epochs: int, pretrainings_left: int,
             runs / jobs)
 
 
+def schedule_lengths(args: argparse.Namespace) -> Dict[str, Dict[str, int]]:
+    """Each config's schedule as the runs use it: ``{'cls': {method:
+
+    epochs}, 'seg': {method: iterations}}`` (``--epochs`` and
+    ``--seg-iters`` when given).
+    """
+    from mmengine.config import Config
+
+    def length(path: str, key: str, given: Optional[int]) -> int:
+        if given:
+            return given
+        with CONFIG_LOCK:
+            return Config.fromfile(osp.join(REPO, path)).train_cfg[key]
+
+    return dict(
+        cls={
+            m: length(p, 'max_epochs', args.epochs)
+            for m, p in CONFIGS.items()
+        },
+        seg={
+            m: length(p, 'max_iters', args.seg_iters)
+            for m, p in SEG_CONFIGS.items()
+        })
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -636,11 +741,11 @@ def main(argv=None) -> None:
     name = osp.splitext(osp.basename(PRETRAIN_CONFIG))[0]
     pretrained = {
         seed:
-        osp.isfile(
-            osp.join(args.cache, f'{name}_e{args.pretrain_epochs}_seed{seed}',
-                     f'epoch_{args.pretrain_epochs}.pth'))
+        osp.join(args.cache, f'{name}_e{args.pretrain_epochs}_seed{seed}',
+                 f'epoch_{args.pretrain_epochs}.pth')
         for seed in args.pretrain_seeds
     }
+    to_pretrain = sum(not osp.isfile(path) for path in pretrained.values())
 
     def variants_of(fraction: str) -> List[str]:
         allowed = FRACTION_VARIANTS.get(fraction, variants)
@@ -650,36 +755,36 @@ def main(argv=None) -> None:
     if 'seg' in args.tasks:
         kinds['seg'] = seg_variants
     ledger = Ledger(args.ledger)
+    lengths = schedule_lengths(args)
 
-    def run_key(kind: str, pre: int, rep: int, variant: str) -> dict:
-        """A run's identity in the ledger (with its schedule when not the
-        config's)."""
-        length = args.seg_iters if kind == 'seg' else args.epochs
-        return dict(
-            task=kind,
-            pretrain=pre,
-            replicate=rep,
-            variant=variant,
-            **({} if length is None else dict(length=length)))
+    def key_of(kind: str, pre: int, rep: int, variant: str) -> dict:
+        return run_key(kind, pre, rep, variant, lengths)
 
-    # a ledger record counts as done here whatever its weights: it is
-    # reused when the pre-training reproduces them (checked before use)
+    # weights known already (cached pre-trainings): their records count as
+    # done; a pre-training still to make counts its records of any weights
+    known = {
+        seed: weights_fingerprint(path)
+        for seed, path in pretrained.items() if osp.isfile(path)
+    }
+
+    def done(kind: str, pre: int, rep: int, variant: str) -> bool:
+        key = key_of(kind, pre, rep, variant)
+        if pre in known:
+            return ledger.get(key, known[pre]) is not None
+        return ledger.recorded(key)
+
     left = {
-        kind:
-        sum(not osp.isfile(osp.join(run_dir(kind, p, r, v), 'test.json'))
-            and not ledger.recorded(run_key(kind, p, r, v)) for p, r in pairs
-            for v in names)
+        kind: sum(not done(kind, p, r, v) for p, r in pairs for v in names)
         for kind, names in kinds.items()
     }
-    minutes = expected_minutes(args.pretrain_epochs,
-                               sum(not d for d in pretrained.values()), left,
+    minutes = expected_minutes(args.pretrain_epochs, to_pretrain, left,
                                args.jobs)
     print(
         f'design: pre-trainings {args.pretrain_seeds} '
         f'({args.pretrain_epochs} epochs), replicates {args.replicates}, '
         f'tasks {list(kinds)}, variants {variants}, segmentation variants '
         f'{seg_variants}; left: '
-        f'{sum(not d for d in pretrained.values())} pre-trainings, '
+        f'{to_pretrain} pre-trainings, '
         f'{sum(left.values())} fine-tunes; expected wall time about '
         f'{minutes:.0f} minutes',
         flush=True)
@@ -693,7 +798,7 @@ def main(argv=None) -> None:
     for seed in args.pretrain_seeds:
         start = time.time()
         checkpoints[seed] = pretrain(seed, args.cache, args.pretrain_epochs)
-        if not pretrained[seed]:
+        if seed not in known:
             print(
                 f'pre-training {seed}: {(time.time() - start) / 60:.1f} '
                 'minutes',
@@ -709,13 +814,21 @@ def main(argv=None) -> None:
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
 
     def recorded_or_run(kind: str, pre: int, rep: int, variant: str,
-                        fn: Callable[[], dict]) -> dict:
-        """The ledger's results of the run from these weights, or ``fn()``
-        (recorded once it returns)."""
-        key = run_key(kind, pre, rep, variant)
+                        config: str, fn: Callable[[], dict]) -> dict:
+        """The ledger's results of the run from these weights, or ``fn()`` in
+        the run's folder (claimed for these weights first; recorded once it
+        returns).
+
+        ``config``: the run's training config in its folder.
+        """
+        key = key_of(kind, pre, rep, variant)
         results = ledger.get(key, fingerprints[pre])
         if results is None:
+            work_dir = run_dir(kind, pre, rep, variant)
+            claim_run(work_dir, osp.join(work_dir, config), checkpoints[pre],
+                      fingerprints[pre])
             results = fn()
+            mark_run(work_dir, fingerprints[pre])
             ledger.add(key, fingerprints[pre], results)
         return results
 
@@ -735,11 +848,14 @@ def main(argv=None) -> None:
         def one(task):
             variant, pre, rep = task
             train_idx, val_idx = splits[rep]
-            metrics = recorded_or_run(
-                fraction, pre, rep, variant,
-                lambda: finetune(variant, checkpoints[
-                    pre], run_dir(fraction, pre, rep, variant), train_idx,
-                                 val_idx, rep, threads, args.epochs))
+
+            def train() -> dict:
+                return finetune(variant, checkpoints[pre],
+                                run_dir(fraction, pre, rep, variant),
+                                train_idx, val_idx, rep, threads, args.epochs)
+
+            metrics = recorded_or_run(fraction, pre, rep, variant,
+                                      'finetune_config.py', train)
             print(
                 f'{fraction}, {variant}, pre-training {pre}, replicate '
                 f'{rep}: val top-1 {metrics["val"]["accuracy/top1"]:.2f}, '
@@ -768,11 +884,15 @@ def main(argv=None) -> None:
 
         def one_seg(task):
             variant, pre, rep = task
-            metrics = recorded_or_run(
-                'seg', pre, rep, variant, lambda: finetune_seg(
-                    variant, checkpoints[pre], run_dir('seg', pre, rep, variant
-                                                       ),
-                    osp.join(REPO, scenes[rep]), rep, threads, args.seg_iters))
+
+            def train() -> dict:
+                return finetune_seg(variant, checkpoints[pre],
+                                    run_dir('seg', pre, rep, variant),
+                                    osp.join(REPO, scenes[rep]), rep, threads,
+                                    args.seg_iters)
+
+            metrics = recorded_or_run('seg', pre, rep, variant,
+                                      'train_config.py', train)
             print(
                 f'segmentation, {variant}, pre-training {pre}, replicate '
                 f'{rep}: val mIoU {metrics["val"]["mIoU"]:.2f}, test mIoU '

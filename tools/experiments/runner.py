@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, Dict, Optional
 
@@ -138,8 +139,10 @@ class Ledger:
     stands for its run only with the same key (what identifies the run in its
     design) and the same pre-trained weights (their fingerprint), so a run of
     other weights, e.g. a pre-training that did not reproduce them, runs
-    again. Records are appended as runs finish; a later record of the same
-    run and weights replaces an earlier one.
+    again. Records are appended (and synced to disk) as runs finish; a later
+    record of the same run and weights replaces an earlier one. A last line
+    cut short by an interruption (no line end) is ignored with a warning and
+    dropped when the next record is appended; a bad whole line is an error.
 
     Args:
         path (str, optional): The file; None keeps no ledger.
@@ -152,19 +155,25 @@ class Ledger:
         if not (path and osp.isfile(path)):
             return
         with open(path) as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    key = self._key(record['run'], record['weights'])
-                    results = record['results']
-                except (ValueError, KeyError, TypeError) as error:
-                    raise ValueError(
-                        f'--ledger: {path}, line {number}: expected a JSON '
-                        'object with "run", "weights" and "results" '
-                        f'({error!r})') from None
-                self.records[key] = results
+            text = f.read()
+        lines = text.split('\n')
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                key = self._key(record['run'], record['weights'])
+                results = record['results']
+            except (ValueError, KeyError, TypeError) as error:
+                problem = (f'--ledger: {path}, line {number}: expected a JSON '
+                           'object with "run", "weights" and "results" '
+                           f'({error!r})')
+                if number < len(lines):  # a whole line
+                    raise ValueError(problem) from None
+                warnings.warn(problem + '; ignored: a record cut short, '
+                              'replaced by the next one recorded')
+                continue
+            self.records[key] = results
 
     @staticmethod
     def _key(run: dict, weights: str) -> str:
@@ -172,21 +181,32 @@ class Ledger:
 
     def get(self, run: dict, weights: str) -> Optional[dict]:
         """The recorded results of ``run`` from ``weights``, or None."""
-        return self.records.get(self._key(run, weights))
+        with self._lock:
+            return self.records.get(self._key(run, weights))
 
     def recorded(self, run: dict) -> bool:
         """Whether ``run`` is recorded from any weights."""
-        return any(json.loads(key)[0] == run for key in self.records)
+        with self._lock:
+            return any(json.loads(key)[0] == run for key in self.records)
 
     def add(self, run: dict, weights: str, results: dict) -> None:
-        """Record ``results`` (appended to the file at once)."""
+        """Record ``results``, appended to the file at once (after dropping a
+        last record cut short)."""
+        line = json.dumps(
+            dict(run=run, weights=weights, results=results),
+            sort_keys=True) + '\n'
         with self._lock:
             self.records[self._key(run, weights)] = results
             if self.path is None:
                 return
             os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
-            with open(self.path, 'a') as f:
-                f.write(
-                    json.dumps(
-                        dict(run=run, weights=weights, results=results),
-                        sort_keys=True) + '\n')
+            with open(self.path, 'ab') as f:
+                pass
+            with open(self.path, 'r+b') as f:
+                data = f.read()
+                if data and not data.endswith(b'\n'):
+                    f.truncate(data.rfind(b'\n') + 1)
+                f.seek(0, os.SEEK_END)
+                f.write(line.encode())
+                f.flush()
+                os.fsync(f.fileno())
