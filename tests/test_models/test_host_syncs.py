@@ -16,11 +16,14 @@ import traceback
 
 import torch
 from mmengine.registry import DefaultScope
+from tool_runs import load_tool
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import coretune_mm  # noqa: F401
 
 aten = torch.ops.aten
+# what the device check allows on a GPU, from the same counts
+SYNC_LIMIT = load_tool('analysis_tools/device_check.py').SYNC_LIMIT
 SYNCING = {
     aten.nonzero.default, aten._local_scalar_dense.default,
     aten._unique2.default, aten.unique_dim.default,
@@ -68,8 +71,8 @@ def test_classification_head_adds_no_synchronisation():
             head = MODELS.build(
                 dict(type=head_type, num_classes=5, in_channels=16))
             syncs[head_type] = count(lambda: head.loss((feats, ), samples))
-    assert len(syncs['CoreTuneClsHead']) == len(syncs['LinearClsHead']), \
-        syncs
+    added = len(syncs['CoreTuneClsHead']) - len(syncs['LinearClsHead'])
+    assert added <= SYNC_LIMIT['cls'] == 0, syncs
 
 
 def test_segmentation_head_adds_at_most_two():
@@ -104,4 +107,4 @@ def test_segmentation_head_adds_at_most_two():
             syncs[key] = count(lambda: head.loss(inputs, samples, None))
     stock = len(syncs['ASPPHead'])
     for key in ('CoreTuneASPPHead', 'CoreTuneASPPHead+mix'):
-        assert len(syncs[key]) - stock <= 2, syncs[key]
+        assert len(syncs[key]) - stock <= SYNC_LIMIT['seg'] == 2, syncs[key]
