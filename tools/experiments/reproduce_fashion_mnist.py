@@ -275,6 +275,18 @@ def pretrain(seed: int,
     return checkpoint
 
 
+def backbone_state(checkpoint: str) -> dict:
+    """The ``backbone.`` tensors of a checkpoint, without that prefix: what
+    fine-tuning loads from a pre-training."""
+    from coretune_mm.checkpoint import read_checkpoint, state_dict_of
+    state = state_dict_of(
+        read_checkpoint(checkpoint, 'checkpoint'), checkpoint, 'checkpoint')
+    return {
+        k[len('backbone.'):]: v
+        for k, v in state.items() if k.startswith('backbone.')
+    }
+
+
 def weights_fingerprint(checkpoint: str) -> str:
     """What fine-tuning takes from a pre-training, as 16 hex digits: the
     SHA-256 of the backbone's tensors (names, dtypes, shapes and bytes, in name
@@ -290,15 +302,12 @@ def weights_fingerprint(checkpoint: str) -> str:
     Raises:
         ValueError: the checkpoint holds no ``backbone.`` tensors.
     """
-    from coretune_mm.checkpoint import read_checkpoint, state_dict_of
-    state = state_dict_of(
-        read_checkpoint(checkpoint, 'checkpoint'), checkpoint, 'checkpoint')
-    names = sorted(k for k in state if k.startswith('backbone.'))
-    if not names:
+    state = backbone_state(checkpoint)
+    if not state:
         raise ValueError(f'checkpoint {checkpoint!r} holds no backbone.* '
                          'tensors to fingerprint')
     digest = hashlib.sha256()
-    for name in names:
+    for name in sorted(state):
         tensor = state[name].detach().cpu().contiguous()
         digest.update(f'{name} {tensor.dtype} {list(tensor.shape)}'.encode())
         digest.update(tensor.numpy().tobytes())
@@ -391,13 +400,7 @@ def backbone_features(checkpoint: str,
     backbone_cfg = cfg.model.backbone.to_dict()
     backbone_cfg.pop('init_cfg', None)
     backbone = MODELS.build(backbone_cfg)
-    from coretune_mm.checkpoint import read_checkpoint, state_dict_of
-    state = state_dict_of(
-        read_checkpoint(checkpoint, 'checkpoint'), checkpoint, 'checkpoint')
-    backbone.load_state_dict({
-        k[len('backbone.'):]: v
-        for k, v in state.items() if k.startswith('backbone.')
-    })
+    backbone.load_state_dict(backbone_state(checkpoint))
     backbone.eval()
     preprocess = cfg.data_preprocessor
     mean = torch.tensor(preprocess.mean).view(1, 3, 1, 1)
@@ -618,10 +621,11 @@ def expected_minutes(pretrain_epochs: int, pretrainings_left: int,
 
 
 def schedule_lengths(args: argparse.Namespace) -> Dict[str, Dict[str, int]]:
-    """Each config's schedule as the runs use it: ``{'cls': {method:
+    """Each config's schedule as the runs use it (``--epochs`` and ``--seg-
+    iters`` when given).
 
-    epochs}, 'seg': {method: iterations}}`` (``--epochs`` and
-    ``--seg-iters`` when given).
+    Returns:
+        dict: ``{'cls': {method: epochs}, 'seg': {method: iterations}}``.
     """
     from mmengine.config import Config
 
@@ -814,9 +818,9 @@ def main(argv=None) -> None:
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
 
     def recorded_or_run(kind: str, pre: int, rep: int, variant: str,
-                        config: str, fn: Callable[[], dict]) -> dict:
-        """The ledger's results of the run from these weights, or ``fn()`` in
-        the run's folder (claimed for these weights first; recorded once it
+                        config: str, fn: Callable[[str], dict]) -> dict:
+        """The ledger's results of the run from these weights, or ``fn`` of the
+        run's folder (claimed for these weights first; recorded once it
         returns).
 
         ``config``: the run's training config in its folder.
@@ -827,7 +831,7 @@ def main(argv=None) -> None:
             work_dir = run_dir(kind, pre, rep, variant)
             claim_run(work_dir, osp.join(work_dir, config), checkpoints[pre],
                       fingerprints[pre])
-            results = fn()
+            results = fn(work_dir)
             mark_run(work_dir, fingerprints[pre])
             ledger.add(key, fingerprints[pre], results)
         return results
@@ -849,10 +853,9 @@ def main(argv=None) -> None:
             variant, pre, rep = task
             train_idx, val_idx = splits[rep]
 
-            def train() -> dict:
-                return finetune(variant, checkpoints[pre],
-                                run_dir(fraction, pre, rep, variant),
-                                train_idx, val_idx, rep, threads, args.epochs)
+            def train(work_dir: str) -> dict:
+                return finetune(variant, checkpoints[pre], work_dir, train_idx,
+                                val_idx, rep, threads, args.epochs)
 
             metrics = recorded_or_run(fraction, pre, rep, variant,
                                       'finetune_config.py', train)
@@ -885,9 +888,8 @@ def main(argv=None) -> None:
         def one_seg(task):
             variant, pre, rep = task
 
-            def train() -> dict:
-                return finetune_seg(variant, checkpoints[pre],
-                                    run_dir('seg', pre, rep, variant),
+            def train(work_dir: str) -> dict:
+                return finetune_seg(variant, checkpoints[pre], work_dir,
                                     osp.join(REPO, scenes[rep]), rep, threads,
                                     args.seg_iters)
 

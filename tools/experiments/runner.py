@@ -150,7 +150,8 @@ class Ledger:
 
     def __init__(self, path: Optional[str]) -> None:
         self.path = path
-        self.records: Dict[str, dict] = {}
+        # {run key as JSON: {weights: results}}
+        self.records: Dict[str, Dict[str, dict]] = {}
         self._lock = threading.Lock()
         if not (path and osp.isfile(path)):
             return
@@ -162,7 +163,7 @@ class Ledger:
                 continue
             try:
                 record = json.loads(line)
-                key = self._key(record['run'], record['weights'])
+                key, weights = self._key(record['run']), str(record['weights'])
                 results = record['results']
             except (ValueError, KeyError, TypeError) as error:
                 problem = (f'--ledger: {path}, line {number}: expected a JSON '
@@ -173,21 +174,21 @@ class Ledger:
                 warnings.warn(problem + '; ignored: a record cut short, '
                               'replaced by the next one recorded')
                 continue
-            self.records[key] = results
+            self.records.setdefault(key, {})[weights] = results
 
     @staticmethod
-    def _key(run: dict, weights: str) -> str:
-        return json.dumps([run, weights], sort_keys=True)
+    def _key(run: dict) -> str:
+        return json.dumps(run, sort_keys=True)
 
     def get(self, run: dict, weights: str) -> Optional[dict]:
         """The recorded results of ``run`` from ``weights``, or None."""
         with self._lock:
-            return self.records.get(self._key(run, weights))
+            return self.records.get(self._key(run), {}).get(weights)
 
     def recorded(self, run: dict) -> bool:
         """Whether ``run`` is recorded from any weights."""
         with self._lock:
-            return any(json.loads(key)[0] == run for key in self.records)
+            return self._key(run) in self.records
 
     def add(self, run: dict, weights: str, results: dict) -> None:
         """Record ``results``, appended to the file at once (after dropping a
@@ -196,7 +197,7 @@ class Ledger:
             dict(run=run, weights=weights, results=results),
             sort_keys=True) + '\n'
         with self._lock:
-            self.records[self._key(run, weights)] = results
+            self.records.setdefault(self._key(run), {})[weights] = results
             if self.path is None:
                 return
             os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
