@@ -266,8 +266,9 @@ def test_tiny_pretraining_probe_and_finetune(fake_source, tmp_path,
                                              monkeypatch):
     """The pre-training recipe through tools/train.py (a few images, a tiny
     queue), resumed exactly when interrupted and remade with the same weights,
-    its k-NN probe, and a fine-tune of plain feature mixup evaluated on both
-    splits."""
+    its k-NN probe, its backbone kept apart (``--weights-dir``), and fine-
+    tunes from the kept backbone: plain feature mixup evaluated on both splits
+    and a segmenter."""
     script = load_tool(SCRIPT)
     source, arrays = fake_source
     root = script.prepare_data(source, str(tmp_path / 'data'))
@@ -298,18 +299,17 @@ def test_tiny_pretraining_probe_and_finetune(fake_source, tmp_path,
     assert script.backbone_features(
         first.replace('epoch_2', 'epoch_1'),
         arrays['train-images-idx3-ubyte'][:3]).ne(features).any()
+    # the fine-tunes below start from the backbone kept apart (--weights-dir)
+    kept = str(tmp_path / 'kept' / 'seed0.pth')
+    assert script.keep_weights(checkpoint,
+                               kept) == script.weights_fingerprint(checkpoint)
+    assert script.backbone_features(
+        kept, arrays['train-images-idx3-ubyte'][:3]).equal(features)
     labels = arrays['train-labels-idx1-ubyte']
     train_idx, val_idx = script.balanced_split(labels, 2, 1, seed=3)
     work_dir = str(tmp_path / 'mixup')
     results = script.finetune(
-        'feature mixup',
-        checkpoint,
-        work_dir,
-        train_idx,
-        val_idx,
-        3,
-        1,
-        epochs=1)
+        'feature mixup', kept, work_dir, train_idx, val_idx, 3, 1, epochs=1)
     assert set(results) >= {'val', 'test'}
     assert 'grad_ratio' not in results  # no contrastive term to compare
     from mmengine.config import Config
@@ -326,7 +326,7 @@ def test_tiny_pretraining_probe_and_finetune(fake_source, tmp_path,
     voc = script.make_scenes(str(tmp_path / 'scenes'), root, 0)
     seg_dir = str(tmp_path / 'seg')
     seg = script.finetune_seg(
-        'contrast only, warm-up', checkpoint, seg_dir, voc, 0, 1, iters=2)
+        'contrast only, warm-up', kept, seg_dir, voc, 0, 1, iters=2)
     assert {'mIoU', 'FWIoU', 'MPA'} <= set(seg['test'])
     cfg = Config.fromfile(osp.join(seg_dir, 'test_config.py'))
     assert cfg.test_dataloader.dataset.ann_file.endswith('test.txt')
@@ -579,3 +579,88 @@ def test_a_run_folder_of_other_weights_is_cleared(tmp_path):
         assert not cleared.exists()
     script.claim_run(str(tmp_path / 'absent'), 'x', str(checkpoint), 'w0')
     assert not (tmp_path / 'absent').exists()
+
+
+def test_kept_weights_are_the_backbone_and_never_overwritten(tmp_path):
+    """keep_weights writes the backbone tensors of a pre-training unchanged
+    (same fingerprint, nothing else), keeps a file of the same weights and
+    refuses to replace one of other weights."""
+    script = load_tool(SCRIPT)
+    gen = torch.Generator().manual_seed(0)
+    state = {
+        'backbone.conv.weight': torch.randn(4, 3, 3, 3, generator=gen),
+        'backbone.bn.num_batches_tracked': torch.tensor(7),
+        'neck.fc.weight': torch.randn(2, 4, generator=gen),
+    }
+    source = tmp_path / 'run' / 'epoch_45.pth'
+    source.parent.mkdir()
+    torch.save(dict(state_dict=state, optimizer=dict(lr=0.1)), source)
+    kept = str(tmp_path / 'kept' / 'seed0.pth')
+    fingerprint = script.keep_weights(str(source), kept)
+    assert fingerprint == script.weights_fingerprint(str(source))
+    written = torch.load(kept, weights_only=True)
+    assert set(written) == {'state_dict', 'meta'}
+    assert written['meta']['fingerprint'] == fingerprint
+    assert set(written['state_dict']) == {
+        'backbone.conv.weight', 'backbone.bn.num_batches_tracked'
+    }
+    for key, value in written['state_dict'].items():
+        assert value.dtype == state[key].dtype and value.equal(state[key])
+    assert script.keep_weights(str(source), kept) == fingerprint
+    state['backbone.conv.weight'] = state['backbone.conv.weight'] + 1
+    other = tmp_path / 'other.pth'
+    torch.save(dict(state_dict=state), other)
+    before = open(kept, 'rb').read()
+    with pytest.raises(FileExistsError, match='--weights-dir'):
+        script.keep_weights(str(other), kept)
+    assert open(kept, 'rb').read() == before
+    assert not osp.exists(kept + '.partial')
+
+
+def test_kept_weights_spare_a_new_machine_the_pre_training(
+        fake_source, stubbed_design, tmp_path, monkeypatch, capsys):
+    """With --weights-dir, a pre-training made is kept there and fine-tuned
+    from; on a new machine (an empty cache) the kept weights are used and
+    nothing is pre-trained again, also by --plan's count."""
+    script = stubbed_design
+    source, _ = fake_source
+    pretrained, kept, tuned = [], [], []
+
+    def pretrain(seed, *args):
+        pretrained.append(seed)
+        return f'/pretrain{seed}.pth'
+
+    def keep_weights(checkpoint, path):
+        kept.append(checkpoint)
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        open(path, 'w').close()
+
+    def finetune(variant, checkpoint, *args):
+        tuned.append(checkpoint)
+        return dict(val={'accuracy/top1': 1.0}, test={'accuracy/top1': 1.0})
+
+    monkeypatch.setattr(script, 'pretrain', pretrain)
+    monkeypatch.setattr(script, 'keep_weights', keep_weights)
+    monkeypatch.setattr(script, 'finetune', finetune)
+    monkeypatch.setattr(script, 'write_report', lambda *args: None)
+
+    def main(machine, *extra):
+        monkeypatch.chdir(tmp_path)  # main() moves to the repository
+        script.main([
+            '--source', source, '--cache',
+            str(tmp_path / machine / 'cache'), '--work-dir',
+            str(tmp_path / machine / 'runs'), '--tasks', 'cls', '--fractions',
+            '1%', '--pretrain-seeds', '0', '--replicates', '0', '--variants',
+            'ce', '--jobs', '1', '--weights-dir', 'kept', *extra
+        ])
+
+    name = osp.splitext(osp.basename(script.PRETRAIN_CONFIG))[0]
+    path = str(tmp_path / 'kept' / f'{name}_e45_seed0.pth')
+    main('first', '--plan')
+    assert 'left: 1 pre-trainings' in capsys.readouterr().out
+    main('first')
+    assert (pretrained, kept, tuned) == ([0], ['/pretrain0.pth'], [path])
+    main('second', '--plan')
+    assert 'left: 0 pre-trainings' in capsys.readouterr().out
+    main('second')
+    assert (pretrained, kept, tuned) == ([0], ['/pretrain0.pth'], [path] * 2)

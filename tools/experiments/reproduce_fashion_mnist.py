@@ -41,8 +41,10 @@ cached per (fraction, pre-training, replicate, variant) and skipped when
 the script runs again, so the design completes over several invocations.
 ``--ledger`` (a path from the caller's directory) also records each
 finished run in a file kept with the evidence, keyed by the fingerprint of
-its pre-trained weights, so that a new machine, which remakes the
-pre-trainings, runs only what is not recorded for the same weights.
+its pre-trained weights, so that a new machine runs only what is not
+recorded for the same weights. ``--weights-dir`` keeps each pre-training's
+backbone (a few MB) in a folder kept with the evidence as well, so that a
+new machine fine-tunes from those weights instead of pre-training again.
 
 Full design (about 2 hours per pre-training, 4-5 minutes per fine-tune)::
 
@@ -312,6 +314,49 @@ def weights_fingerprint(checkpoint: str) -> str:
         digest.update(f'{name} {tensor.dtype} {list(tensor.shape)}'.encode())
         digest.update(tensor.numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def keep_weights(checkpoint: str, path: str) -> str:
+    """Write the backbone of the pre-training ``checkpoint`` to ``path``: a
+    checkpoint of its own (``state_dict`` of the ``backbone.`` tensors,
+    unchanged, and a ``meta`` naming their fingerprint), a few MB that can be
+    kept with the evidence so that a new machine fine-tunes from the same
+    weights instead of pre-training again.
+
+    Written once: a file already at ``path`` is kept if it holds the same
+    weights and is an error otherwise (nothing is overwritten).
+
+    Returns:
+        str: The fingerprint of the weights (:func:`weights_fingerprint`),
+        the same for ``checkpoint`` and ``path``.
+
+    Raises:
+        FileExistsError: ``path`` holds other weights.
+    """
+    import torch
+    fingerprint = weights_fingerprint(checkpoint)
+    if osp.isfile(path):
+        if weights_fingerprint(path) != fingerprint:
+            raise FileExistsError(
+                f'--weights-dir: {path!r} holds other pre-trained weights '
+                f'than {checkpoint!r} (fingerprint {fingerprint}); move it '
+                'away to keep these')
+        return fingerprint
+    state = {f'backbone.{k}': v for k, v in backbone_state(checkpoint).items()}
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    partial = path + '.partial'
+    torch.save(
+        dict(
+            state_dict=state,
+            meta=dict(
+                fingerprint=fingerprint,
+                source=osp.basename(osp.dirname(checkpoint)) + '/' +
+                osp.basename(checkpoint))), partial)
+    if weights_fingerprint(partial) != fingerprint:
+        raise RuntimeError(f'{partial!r} does not read back as the weights '
+                           f'of {checkpoint!r}')
+    os.replace(partial, path)
+    return fingerprint
 
 
 def claim_run(work_dir: str, config: str, checkpoint: str,
@@ -710,14 +755,20 @@ def parse_args(argv=None) -> argparse.Namespace:
         '(e.g. docs/evidence/fashion_mnist_runs.jsonl): each run is '
         'recorded when it finishes, and a recorded run of the same '
         'pre-trained weights is not run again, also on a new machine')
+    parser.add_argument(
+        '--weights-dir',
+        help='a folder of pre-trained backbones kept with the evidence '
+        '(e.g. docs/evidence/pretrained): a pre-training found there is '
+        'not run again, one made is written there (a few MB each)')
     parser.add_argument('--jobs', type=int, default=1)
     parser.add_argument(
         '--plan',
         action='store_true',
         help='print the design and the expected wall time, run nothing')
     args = parser.parse_args(argv)
-    if args.ledger:
-        args.ledger = osp.abspath(args.ledger)
+    for option in ('ledger', 'weights_dir'):
+        if getattr(args, option):
+            setattr(args, option, osp.abspath(getattr(args, option)))
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
@@ -743,10 +794,18 @@ def main(argv=None) -> None:
                         f'pretrain{pre}', f'rep{rep}', slug(variant))
 
     name = osp.splitext(osp.basename(PRETRAIN_CONFIG))[0]
+    # a pre-training's weights: those kept in --weights-dir, else the cache's
+    kept = {
+        seed:
+        osp.join(args.weights_dir,
+                 f'{name}_e{args.pretrain_epochs}_seed{seed}.pth')
+        for seed in args.pretrain_seeds if args.weights_dir
+    }
     pretrained = {
         seed:
-        osp.join(args.cache, f'{name}_e{args.pretrain_epochs}_seed{seed}',
-                 f'epoch_{args.pretrain_epochs}.pth')
+        kept[seed] if osp.isfile(kept.get(seed, '')) else osp.join(
+            args.cache, f'{name}_e{args.pretrain_epochs}_seed{seed}',
+            f'epoch_{args.pretrain_epochs}.pth')
         for seed in args.pretrain_seeds
     }
     to_pretrain = sum(not osp.isfile(path) for path in pretrained.values())
@@ -801,12 +860,20 @@ def main(argv=None) -> None:
     checkpoints, fingerprints = {}, {}
     for seed in args.pretrain_seeds:
         start = time.time()
-        checkpoints[seed] = pretrain(seed, args.cache, args.pretrain_epochs)
+        if pretrained[seed] == kept.get(seed):
+            checkpoints[seed] = kept[seed]
+        else:
+            checkpoints[seed] = pretrain(seed, args.cache,
+                                         args.pretrain_epochs)
         if seed not in known:
             print(
                 f'pre-training {seed}: {(time.time() - start) / 60:.1f} '
                 'minutes',
                 flush=True)
+        if seed in kept and checkpoints[seed] != kept[seed]:
+            keep_weights(checkpoints[seed], kept[seed])
+            checkpoints[seed] = kept[seed]
+            print(f'pre-training {seed}: backbone kept in {kept[seed]}')
         probes[f'pretrain{seed}'] = knn_probe(checkpoints[seed], root)
         fingerprints[seed] = weights_fingerprint(checkpoints[seed])
     print(f'pre-trained weights (fingerprints): {fingerprints}', flush=True)
