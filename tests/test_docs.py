@@ -17,7 +17,7 @@ HISTORY = {'docs/results.md'}
 EXAMPLES = {'configs/my_pets.py'}
 LINK = re.compile(r'\]\(([^)#\s]+)\)')
 PATH = re.compile(r'(?<![\w/.:-])((?:configs|tools|docs)/[\w./{},*-]+'
-                  r'\.(?:py|md|sh|json|png|yml))')
+                  r'\.(?:py|md|sh|jsonl?|png|yml|pth))(?!\w)')
 
 
 def expand(path: str) -> list:
