@@ -145,7 +145,7 @@ QUICK = dict(
 # wall time on 2 cores (2 jobs of one thread for the fine-tunes), for the
 # estimate printed before a run
 PRETRAIN_MINUTES_PER_EPOCH = 2.3
-FINETUNE_MINUTES = {'1%': 2.7, '10%': 20.0}  # 1 %: measured
+FINETUNE_MINUTES = {'1%': 2.7, '10%': 12.0}  # measured
 # a fine-tune saves every few epochs (and at its last) so that an
 # interrupted run resumes (exactly) instead of starting over; two files are
 # kept because MMEngine deletes the oldest before writing the next, and
