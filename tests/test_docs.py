@@ -63,3 +63,14 @@ def test_the_check_finds_a_missing_file():
     assert link == 'docs/nothing.md'
     assert [osp.isfile(osp.join(REPO, p))
             for p in expand(path)] == [True, False]
+
+
+def test_the_path_pattern_reads_whole_names():
+    """A ledger (.jsonl) or weights (.pth) path is read whole, and a name that
+    only starts with a known extension is not a path."""
+    text = ('`docs/evidence/runs.jsonl`, `docs/evidence/pretrained/a.pth`, '
+            '`tools/x.pyc`, `docs/y.jsonld` and `configs/z.py`.')
+    assert PATH.findall(text) == [
+        'docs/evidence/runs.jsonl', 'docs/evidence/pretrained/a.pth',
+        'configs/z.py'
+    ]

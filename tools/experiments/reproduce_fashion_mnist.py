@@ -342,20 +342,33 @@ def keep_weights(checkpoint: str, path: str) -> str:
                 f'than {checkpoint!r} (fingerprint {fingerprint}); move it '
                 'away to keep these')
         return fingerprint
+    import tempfile
     state = {f'backbone.{k}': v for k, v in backbone_state(checkpoint).items()}
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    partial = path + '.partial'
-    torch.save(
-        dict(
-            state_dict=state,
-            meta=dict(
-                fingerprint=fingerprint,
-                source=osp.basename(osp.dirname(checkpoint)) + '/' +
-                osp.basename(checkpoint))), partial)
-    if weights_fingerprint(partial) != fingerprint:
-        raise RuntimeError(f'{partial!r} does not read back as the weights '
-                           f'of {checkpoint!r}')
-    os.replace(partial, path)
+    folder = osp.dirname(path) or '.'
+    os.makedirs(folder, exist_ok=True)
+    # written under a name of its own, then linked to ``path``, which fails
+    # rather than replace a file another run put there meanwhile
+    handle, partial = tempfile.mkstemp(suffix='.partial', dir=folder)
+    try:
+        with os.fdopen(handle, 'wb') as f:
+            torch.save(
+                dict(
+                    state_dict=state,
+                    meta=dict(
+                        fingerprint=fingerprint,
+                        source=osp.basename(osp.dirname(checkpoint)) + '/' +
+                        osp.basename(checkpoint))), f)
+            f.flush()
+            os.fsync(f.fileno())
+        if weights_fingerprint(partial) != fingerprint:
+            raise RuntimeError(f'{partial!r} does not read back as the '
+                               f'weights of {checkpoint!r}')
+        try:
+            os.link(partial, path)
+        except FileExistsError:
+            return keep_weights(checkpoint, path)  # same weights, or raises
+    finally:
+        os.remove(partial)
     return fingerprint
 
 
