@@ -64,6 +64,7 @@ import os
 import os.path as osp
 import shutil
 import sys
+import tempfile
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -342,7 +343,6 @@ def keep_weights(checkpoint: str, path: str) -> str:
                 f'than {checkpoint!r} (fingerprint {fingerprint}); move it '
                 'away to keep these')
         return fingerprint
-    import tempfile
     state = {f'backbone.{k}': v for k, v in backbone_state(checkpoint).items()}
     folder = osp.dirname(path) or '.'
     os.makedirs(folder, exist_ok=True)
@@ -884,11 +884,12 @@ def main(argv=None) -> None:
                 'minutes',
                 flush=True)
         if seed in kept and checkpoints[seed] != kept[seed]:
-            keep_weights(checkpoints[seed], kept[seed])
+            known[seed] = keep_weights(checkpoints[seed], kept[seed])
             checkpoints[seed] = kept[seed]
             print(f'pre-training {seed}: backbone kept in {kept[seed]}')
         probes[f'pretrain{seed}'] = knn_probe(checkpoints[seed], root)
-        fingerprints[seed] = weights_fingerprint(checkpoints[seed])
+        fingerprints[seed] = known.get(seed) or weights_fingerprint(
+            checkpoints[seed])
     print(f'pre-trained weights (fingerprints): {fingerprints}', flush=True)
     print(
         '20-NN probe (top-1 %, training-image queries): ' +
