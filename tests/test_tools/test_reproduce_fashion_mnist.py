@@ -138,6 +138,36 @@ def test_report_compares_with_ce_and_feature_mixup(tmp_path):
     assert (tmp_path / 'fashion_mnist_1pct.png').is_file()
     assert script.choose_eta(report['fractions']['1%']) == 'coretune eta 0.1'
     assert script.choose_eta(dict(ce=_runs([1]))) is None
+    # the chosen eta is the default: its comparisons are not repeated
+    assert text.count('split, against coretune eta 0.1') == 2
+
+
+def test_report_compares_with_the_default_eta_when_another_is_chosen(tmp_path):
+    script = load_tool(SCRIPT)
+    report = dict(
+        probe_top1=dict(pixels=80.0),
+        pairs=[(0, 0), (0, 1), (1, 0), (1, 1)],
+        fractions={
+            '10%':
+            dict(
+                ce=_runs([70, 71, 72, 73]),
+                **{
+                    'coretune eta 0.1': _runs([70, 71, 72, 74], 0.05),
+                    'coretune eta 1': _runs([71, 72, 74, 75], 0.5),
+                    'per-positive normalisation': _runs([71, 71, 73, 75]),
+                })
+        })
+    script.write_report(report, str(tmp_path))
+    text = (tmp_path / 'fashion_mnist.md').read_text()
+    assert 'eta chosen on validation: coretune eta 1' in text
+    assert script.DEFAULT_ETA_VARIANT == 'coretune eta 0.1'
+    for split in ('val', 'test'):
+        assert f'### 10% labels, {split} split, against coretune eta 1' in text
+        assert (f'### 10% labels, {split} split, against coretune eta 0.1'
+                in text)
+    # pre-training 0: (+1, 0) -> +0.50 +/- 0.50; pre-training 1: (+1, +1)
+    assert ('| per-positive normalisation minus coretune eta 0.1, '
+            'pre-training 0 | +0.50 +/- 0.50 |') in text
 
 
 @pytest.mark.parametrize('variant', [
